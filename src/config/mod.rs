@@ -1,0 +1,204 @@
+//! Configuration: one INI file, compatible with the Python retracker's `config.ini`.
+//!
+//! [`keys`] is the single registry of every key: section, name, default, one doc line and the
+//! expected form. [`load`] reads an INI file (rust-ini), applies `RETRACKER_<SECTION>_<KEY>`
+//! environment overrides, validates every value and returns a [`Config`] plus warnings about
+//! unknown sections and keys. Errors are [`ConfigError`]: they name the file (or environment
+//! variable), section, key, value and what is expected; the binary exits with status 2 on them.
+
+pub mod keys;
+pub mod load;
+
+pub use load::{load_file, load_str, ConfigError, Loaded};
+
+use crate::netlist::Networks;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// The whole effective configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `[FLASK]`: kept for the web UI's session signing (Python retracker name).
+    pub flask: FlaskConfig,
+    /// `[LOGGING]`: where and how much to log.
+    pub logging: LoggingConfig,
+    /// `[TRACKER]`: listener, client-address policy and announce behaviour.
+    pub tracker: TrackerConfig,
+    /// `[CACHE]`: accepted for compatibility; swarms always live in memory.
+    pub cache: CacheConfig,
+    /// `[DB]`: persistence.
+    pub db: DbConfig,
+    /// `[STATS]`: the stats page account.
+    pub stats: StatsConfig,
+}
+
+/// `[FLASK]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlaskConfig {
+    /// Secret that signs web sessions; empty means "generate one and keep it in the database".
+    pub secret_key: String,
+}
+
+/// `[LOGGING]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggingConfig {
+    /// Log file path; `None` (empty value) logs to no file.
+    pub log_file: Option<PathBuf>,
+    /// Most verbose level written.
+    pub level: LogLevel,
+    /// Line format.
+    pub format: LogFormat,
+    /// Also log to standard error.
+    pub console_output: bool,
+    /// Rotate the file when it would grow past this many bytes; 0 never rotates.
+    pub max_bytes: u64,
+    /// Rotated files kept (`.1` .. `.N`); 0 never rotates (as Python's RotatingFileHandler).
+    pub backup_count: u32,
+    /// Truncate the log file at start.
+    pub clear_on_start: bool,
+}
+
+/// Log verbosity, accepting Python's names (`WARNING`, `CRITICAL`) too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Everything, including per-request lines.
+    Trace,
+    /// Per-request diagnostics.
+    Debug,
+    /// Start-up, shutdown and periodic summaries.
+    Info,
+    /// Things an operator should look at.
+    Warn,
+    /// Failures (Python `ERROR` and `CRITICAL`).
+    Error,
+}
+
+/// Log line layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Time, level, target and message (a Python `%(...)s` format string maps here).
+    Full,
+    /// Shorter lines without the target.
+    Compact,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How the client's address is found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The socket's peer address.
+    Direct,
+    /// `X-Real-IP` / `X-Forwarded-For`, believed only from `trusted_proxies`.
+    Proxy,
+}
+
+/// `[TRACKER]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackerConfig {
+    /// Addresses to listen on (one listener each).
+    pub host: Vec<IpAddr>,
+    /// HTTP port; 0 picks a free one (tests).
+    pub port: u16,
+    /// Direct or behind a reverse proxy.
+    pub mode: Mode,
+    /// Proxies whose `X-Real-IP` / `X-Forwarded-For` are believed.
+    pub trusted_proxies: Networks,
+    /// In proxy mode, take `X-Real-IP` first.
+    pub use_x_real_ip: bool,
+    /// In proxy mode, take the right-most untrusted `X-Forwarded-For` entry.
+    pub use_x_forwarded_for: bool,
+    /// Seconds between announces asked of clients (`interval`).
+    pub announce_interval: u32,
+    /// `min interval`; 0 means half of `announce_interval`.
+    pub min_interval: u32,
+    /// A peer expires after `announce_interval × peer_expire_factor` seconds without announcing.
+    pub peer_expire_factor: f64,
+    /// Never use the `ip=` a client reports.
+    pub ignore_reported_ip: bool,
+    /// Use `ip=` only when it appears in the `X-Forwarded-For` chain of a trusted proxy.
+    pub verify_reported_ip: bool,
+    /// Accept an `ip=` inside `internal_networks`.
+    pub allow_internal_ip: bool,
+    /// Networks counted as internal for `allow_internal_ip`.
+    pub internal_networks: Networks,
+    /// Networks refused outright.
+    pub ignore_ip: Networks,
+    /// When not empty, only these networks may announce.
+    pub allowed_networks: Networks,
+    /// Peers returned when the client sends no `numwant`.
+    pub numwant: u32,
+    /// Upper bound on `numwant`.
+    pub max_numwant: u32,
+    /// Query key that triggers a peer cleanup (from loopback or a trusted proxy only); empty disables.
+    pub run_gc_key: String,
+    /// Seconds between cleanups of expired peers.
+    pub peer_cleanup_period: u32,
+    /// Most info hashes answered in one scrape.
+    pub max_scrape_hashes: u32,
+    /// Allow a scrape without `info_hash` (every torrent).
+    pub full_scrape: bool,
+}
+
+/// `[CACHE]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheConfig {
+    /// Python retracker cache backend name; accepted, swarms are always kept in memory.
+    pub kind: String,
+}
+
+/// Where swarms are persisted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbKind {
+    /// SQLite file at `[DB] path`.
+    Sqlite,
+    /// No persistence: swarms are lost at restart.
+    Memory,
+}
+
+/// `[DB]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DbConfig {
+    /// Backend.
+    pub kind: DbKind,
+    /// SQLite file; its folder is created.
+    pub path: PathBuf,
+    /// Most milliseconds between two write-behind flushes.
+    pub flush_interval_ms: u64,
+    /// SQLite connections in the r2d2 pool.
+    pub pool_size: u32,
+}
+
+/// `[STATS]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsConfig {
+    /// Stats page user name.
+    pub access_username: String,
+    /// Stats page password (plain, or an argon2 PHC hash); empty disables the page.
+    pub access_password: String,
+}
+
+impl Config {
+    /// Seconds after which a silent peer is dropped.
+    pub fn peer_expiry_secs(&self) -> u32 {
+        let secs = f64::from(self.tracker.announce_interval) * self.tracker.peer_expire_factor;
+        secs.clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+
+    /// The effective `min interval`.
+    pub fn min_interval_secs(&self) -> u32 {
+        match self.tracker.min_interval {
+            0 => (self.tracker.announce_interval / 2).max(1),
+            n => n,
+        }
+    }
+}
+
+impl Default for Config {
+    /// The built-in defaults: the same values as the committed `config/config.ini`.
+    fn default() -> Self {
+        load::load_str("", "<defaults>")
+            .expect("built-in defaults are valid")
+            .config
+    }
+}

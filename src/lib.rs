@@ -1,0 +1,20 @@
+//! retracker: a BitTorrent tracker for local networks.
+//!
+//! Layers, each with one job and one error type:
+//! - [`protocol`]: pure parsing and encoding of tracker requests and responses (BEP 3, 7, 23, 24, 48);
+//! - [`config`]: the INI file (compatible with the Python retracker) and its validation;
+//! - [`policy`]: which address a client announces from, and whether it may announce at all;
+//! - [`swarm`]: the in-memory swarms behind a small store interface;
+//! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
+//! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
+//! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks.
+
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod netlist;
+pub mod policy;
+pub mod protocol;
+pub mod server;
+pub mod storage;
+pub mod swarm;

@@ -1,0 +1,21 @@
+//! Pure tracker protocol: bytes in, bytes out. Nothing here does I/O or knows tokio, warp or rusqlite.
+//!
+//! - [`query`]: the raw query string, percent-decoded to byte strings (never through UTF-8);
+//! - [`announce`]: BEP 3 announce requests; responses per BEP 3, BEP 23 (compact), BEP 7
+//!   (`peers6`) and BEP 24 (`external ip`);
+//! - [`scrape`]: BEP 48 scrape requests and responses;
+//! - [`bencode`]: the small bencode writer the encoders share (checked against serde_bencode);
+//! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client.
+
+pub mod announce;
+pub mod bencode;
+pub mod error;
+pub mod query;
+pub mod scrape;
+
+pub use error::ProtocolError;
+
+/// A v1 info hash, or a v2 hash truncated to 20 bytes, as clients announce it.
+pub type InfoHash = [u8; 20];
+/// A peer id as the client chose it.
+pub type PeerId = [u8; 20];

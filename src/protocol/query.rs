@@ -1,0 +1,1 @@
+//! Raw query strings to byte pairs.

@@ -1,0 +1,2 @@
+//! BEP 48 scrape: request parsing and the `files` response.
+use super::{InfoHash, ProtocolError};
