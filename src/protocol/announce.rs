@@ -45,3 +45,14 @@ pub struct AnnounceRequest {
     /// `ip=` as the client sent it (lossy UTF-8); the policy decides whether to believe it.
     pub ip: Option<String>,
 }
+
+/// A peer in an announce response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponsePeer {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Peer id (non-compact responses only).
+    pub peer_id: PeerId,
+}

@@ -1,1 +1,315 @@
-//! (in progress)
+//! Persistence of torrents and peers in SQLite (rusqlite, bundled; r2d2 pool; WAL).
+//!
+//! The request path never touches this module: the swarm store records changes, and
+//! [`writer::run`] writes them behind in one transaction per flush. At start [`Storage::load`]
+//! reads back the live peers. This is the only module that contains SQL.
+//!
+//! Errors: [`StorageError`]; each names the database file.
+
+pub mod schema;
+pub mod writer;
+
+use crate::protocol::InfoHash;
+use crate::swarm::{Changes, PeerChange, PeerRecord, RestoredTorrent};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+/// A database problem, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database's folder could not be created.
+    #[error("{path}: cannot create the database folder: {source}")]
+    CreateDir {
+        /// The database file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file exists but is not a retracker database (another program's, or not SQLite at all).
+    #[error("{path}: not a retracker database ({detail}); the file was left untouched")]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
+        /// What was found.
+        detail: String,
+    },
+    /// The schema is newer than this program knows.
+    #[error("{path}: database schema version {found} is newer than this retracker ({known}); upgrade retracker")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// An SQLite error.
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// No connection could be had from the pool.
+    #[error("{path}: {source}")]
+    Pool {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: r2d2::Error,
+    },
+}
+
+/// The stored completed count of a swarm that was created before it was known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredCount {
+    /// Torrent.
+    pub info_hash: InfoHash,
+    /// Generation of the in-memory swarm that asked.
+    pub generation: u32,
+    /// Completed downloads stored before this flush.
+    pub completed: u64,
+}
+
+/// The SQLite database behind a connection pool.
+pub struct Storage {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+impl Storage {
+    /// Opens (creating it and its folder if needed) and migrates the database at `path`.
+    ///
+    /// A file that is not SQLite, or an SQLite file of another program, is refused before anything
+    /// is written to it.
+    pub fn open(path: &Path, pool_size: u32) -> Result<Storage, StorageError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        let sqlite = |source| StorageError::Sqlite { path: path.to_owned(), source };
+        {
+            let conn = Connection::open(path).map_err(sqlite)?;
+            check_identity(&conn, path)?;
+            migrate(&conn, path)?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            c.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+            )
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .build(manager)
+            .map_err(|source| StorageError::Pool { path: path.to_owned(), source })?;
+        Ok(Storage { pool, path: path.to_owned() })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StorageError> {
+        self.pool.get().map_err(|source| StorageError::Pool { path: self.path.clone(), source })
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StorageError {
+        StorageError::Sqlite { path: self.path.clone(), source }
+    }
+
+    /// Deletes peers last seen before `expire_before`, then reads the others back grouped by
+    /// torrent, with each torrent's stored counts.
+    pub fn load(&self, expire_before: u32) -> Result<Vec<RestoredTorrent>, StorageError> {
+        let conn = self.conn()?;
+        conn.execute("DELETE FROM peers WHERE last_seen < ?1", [expire_before])
+            .map_err(|e| self.sqlite(e))?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT p.info_hash, p.peer_id, p.ip, p.port, p.key, p.seeder, p.seen_leeching,
+                        p.counted, p.last_seen, t.completed, t.first_seen, t.last_seen
+                 FROM peers p LEFT JOIN torrents t ON t.info_hash = p.info_hash
+                 ORDER BY p.info_hash",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
+        let mut out: Vec<RestoredTorrent> = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
+            let (Some(info_hash), Some(peer_id), Some(ip)) = (
+                blob20(row.get_ref(0).map_err(|e| self.sqlite(e))?.as_blob().ok()),
+                blob20(row.get_ref(1).map_err(|e| self.sqlite(e))?.as_blob().ok()),
+                ip_from_blob(row.get_ref(2).map_err(|e| self.sqlite(e))?.as_blob().ok()),
+            ) else {
+                continue; // a malformed row loses one peer, not the start-up
+            };
+            let get_i64 = |i| row.get::<_, Option<i64>>(i).map_err(|e| self.sqlite(e));
+            let record = PeerRecord {
+                ip,
+                port: get_i64(3)?.unwrap_or(0) as u16,
+                key: get_i64(4)?.map(|k| k as u64),
+                seeder: get_i64(5)?.unwrap_or(0) != 0,
+                seen_leeching: get_i64(6)?.unwrap_or(0) != 0,
+                counted: get_i64(7)?.unwrap_or(0) != 0,
+                last_seen: get_i64(8)?.unwrap_or(0) as u32,
+            };
+            if out.last().is_none_or(|t| t.info_hash != info_hash) {
+                out.push(RestoredTorrent {
+                    info_hash,
+                    completed: get_i64(9)?.unwrap_or(0) as u64,
+                    first_seen: get_i64(10)?.unwrap_or(0) as u32,
+                    last_seen: get_i64(11)?.unwrap_or(0) as u32,
+                    peers: Vec::new(),
+                });
+            }
+            out.last_mut().expect("pushed above").peers.push((peer_id, record));
+        }
+        Ok(out)
+    }
+
+    /// Writes one batch of changes in a single transaction. Returns the stored counts that swarms
+    /// created without them asked for, read before this batch's deltas were added.
+    pub fn write(&self, changes: &Changes) -> Result<Vec<StoredCount>, StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        let mut stored = Vec::new();
+        {
+            let mut read_count = tx
+                .prepare_cached("SELECT completed FROM torrents WHERE info_hash = ?1")
+                .map_err(|e| self.sqlite(e))?;
+            let mut upsert_torrent = tx
+                .prepare_cached(
+                    "INSERT INTO torrents (info_hash, completed, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (info_hash) DO UPDATE SET
+                        completed = completed + excluded.completed,
+                        last_seen = max(last_seen, excluded.last_seen)",
+                )
+                .map_err(|e| self.sqlite(e))?;
+            for t in &changes.torrents {
+                if let Some(generation) = t.needs_stored_count {
+                    let completed: Option<i64> = read_count
+                        .query_row([&t.info_hash[..]], |r| r.get(0))
+                        .optional()
+                        .map_err(|e| self.sqlite(e))?;
+                    stored.push(StoredCount {
+                        info_hash: t.info_hash,
+                        generation,
+                        completed: completed.unwrap_or(0) as u64,
+                    });
+                }
+                upsert_torrent
+                    .execute(params![&t.info_hash[..], t.completed_delta as i64, t.first_seen, t.last_seen])
+                    .map_err(|e| self.sqlite(e))?;
+            }
+            let mut upsert_peer = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO peers
+                        (info_hash, peer_id, ip, port, key, seeder, seen_leeching, counted, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(|e| self.sqlite(e))?;
+            let mut delete_peer = tx
+                .prepare_cached("DELETE FROM peers WHERE info_hash = ?1 AND peer_id = ?2")
+                .map_err(|e| self.sqlite(e))?;
+            for change in &changes.peers {
+                match change {
+                    PeerChange::Upsert(h, id, r) => upsert_peer.execute(params![
+                        &h[..],
+                        &id[..],
+                        ip_to_blob(&r.ip).as_slice(),
+                        r.port,
+                        r.key.map(|k| k as i64),
+                        r.seeder,
+                        r.seen_leeching,
+                        r.counted,
+                        r.last_seen
+                    ]),
+                    PeerChange::Delete(h, id) => delete_peer.execute(params![&h[..], &id[..]]),
+                }
+                .map_err(|e| self.sqlite(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(stored)
+    }
+
+    /// Deletes peers last seen before `expire_before`; returns how many.
+    pub fn delete_expired(&self, expire_before: u32) -> Result<usize, StorageError> {
+        self.conn()?
+            .execute("DELETE FROM peers WHERE last_seen < ?1", [expire_before])
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// The stored completed count and peer rows of a torrent (for tests and tools).
+    pub fn torrent(&self, info_hash: &InfoHash) -> Result<Option<(u64, u64)>, StorageError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT t.completed, (SELECT count(*) FROM peers p WHERE p.info_hash = t.info_hash)
+             FROM torrents t WHERE t.info_hash = ?1",
+            [&info_hash[..]],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )
+        .optional()
+        .map_err(|e| self.sqlite(e))
+    }
+}
+
+/// Refuses a file that is not a retracker database, before writing anything to it.
+fn check_identity(conn: &Connection, path: &Path) -> Result<(), StorageError> {
+    let foreign = |detail: String| StorageError::Foreign { path: path.to_owned(), detail };
+    // Reading the header is the first access: a non-SQLite file fails here ("file is not a database").
+    let app_id: i32 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| foreign(e.to_string()))?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| foreign(e.to_string()))?;
+    match app_id {
+        schema::APPLICATION_ID => Ok(()),
+        0 if objects == 0 => Ok(()),
+        0 => Err(foreign(format!("an SQLite database of another program ({objects} schema objects)"))),
+        other => Err(foreign(format!("SQLite application_id {other:#x}"))),
+    }
+}
+
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StorageError> {
+    let sqlite = |source| StorageError::Sqlite { path: path.to_owned(), source };
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sqlite)?;
+    let known = schema::MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StorageError::TooNew { path: path.to_owned(), found: version, known });
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let batch = format!(
+            "BEGIN; {sql}; PRAGMA application_id = {}; PRAGMA user_version = {}; COMMIT;",
+            schema::APPLICATION_ID,
+            i + 1
+        );
+        conn.execute_batch(&batch).map_err(sqlite)?;
+    }
+    Ok(())
+}
+
+fn blob20(b: Option<&[u8]>) -> Option<[u8; 20]> {
+    b.and_then(|b| b.try_into().ok())
+}
+
+fn ip_to_blob(ip: &IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+fn ip_from_blob(b: Option<&[u8]>) -> Option<IpAddr> {
+    match b?.len() {
+        4 => Some(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(b?).ok()?))),
+        16 => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b?).ok()?))),
+        _ => None,
+    }
+}

@@ -1,1 +1,218 @@
-//! (in progress)
+//! Swarms: which peers share which torrent, and the download counts.
+//!
+//! The tracker talks to swarms only through [`SwarmStore`], so that a shared store for several
+//! tracker nodes can replace [`MemoryStore`] later. The store never reads the clock (callers pass
+//! `now` as Unix seconds) and never touches disk: it records what changed in [`Changes`], which the
+//! storage layer drains and writes behind (see `crate::storage`).
+//!
+//! Errors: [`SwarmError`], whose `Display` is the client's `failure reason`.
+
+mod memory;
+mod select;
+
+pub use memory::MemoryStore;
+
+use crate::protocol::announce::{Event, ResponsePeer};
+use crate::protocol::scrape::ScrapeEntry;
+use crate::protocol::{InfoHash, PeerId};
+use std::net::IpAddr;
+
+/// One announce, after the policy decided the peer's address and numwant was capped.
+#[derive(Clone, Debug)]
+pub struct Announce {
+    /// Swarm.
+    pub info_hash: InfoHash,
+    /// Peer.
+    pub peer_id: PeerId,
+    /// Address stored for the peer and given to others.
+    pub ip: IpAddr,
+    /// Port the peer listens on.
+    pub port: u16,
+    /// Bytes left; 0 makes the peer a seeder.
+    pub left: u64,
+    /// Event of the request.
+    pub event: Event,
+    /// Hash of the client's `key`, proof of identity when its address changes.
+    pub key: Option<u64>,
+    /// Peers to return (already capped); 0 returns none.
+    pub numwant: usize,
+}
+
+/// What an announce answers, besides the interval settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnnounceOutcome {
+    /// Seeders in the swarm after the announce.
+    pub complete: u32,
+    /// Leechers in the swarm after the announce.
+    pub incomplete: u32,
+    /// Completed downloads ever counted for the torrent.
+    pub downloaded: u64,
+    /// Peers for the requester: random among the eligible, never the requester, no seeders for a seeder.
+    pub peers: Vec<ResponsePeer>,
+}
+
+/// Why an announce is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SwarmError {
+    /// The peer_id is registered from another address and the request's `key` does not prove it
+    /// is the same client.
+    #[error("peer_id is already in use from another address (send the same key to change address)")]
+    PeerIdTaken,
+}
+
+/// A peer as persisted and restored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Hash of the first `key` given.
+    pub key: Option<u64>,
+    /// Last announce, Unix seconds.
+    pub last_seen: u32,
+    /// Seeder (left = 0).
+    pub seeder: bool,
+    /// Announced with left > 0 at some point (a later left = 0 is a finished download).
+    pub seen_leeching: bool,
+    /// Its completed download has been counted.
+    pub counted: bool,
+}
+
+/// A peer change waiting to be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerChange {
+    /// Insert or replace.
+    Upsert(InfoHash, PeerId, PeerRecord),
+    /// Remove (`event=stopped`).
+    Delete(InfoHash, PeerId),
+}
+
+/// A torrent change waiting to be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorrentChange {
+    /// Torrent.
+    pub info_hash: InfoHash,
+    /// Completed downloads counted since the last write (added to the stored count).
+    pub completed_delta: u64,
+    /// First announce seen by this process for the swarm.
+    pub first_seen: u32,
+    /// Latest announce.
+    pub last_seen: u32,
+    /// Set when the in-memory swarm was created without the stored count: the writer reads the
+    /// stored count before adding the delta and hands it back through
+    /// [`SwarmStore::apply_stored_completed`] with this generation.
+    pub needs_stored_count: Option<u32>,
+}
+
+/// Everything that changed since the last drain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Peer rows to write, at most one per peer.
+    pub peers: Vec<PeerChange>,
+    /// Torrent rows to write, at most one per torrent.
+    pub torrents: Vec<TorrentChange>,
+}
+
+impl Changes {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty() && self.torrents.is_empty()
+    }
+
+    /// Changes not yet written (`self`, e.g. a failed batch) followed by `newer` ones: the newer
+    /// peer state wins, completed deltas add up. Keeps one entry per peer and per torrent.
+    pub fn merged_with(self, newer: Changes) -> Changes {
+        use std::collections::HashMap;
+        let key = |c: &PeerChange| match c {
+            PeerChange::Upsert(h, id, _) | PeerChange::Delete(h, id) => (*h, *id),
+        };
+        let mut peers: HashMap<(InfoHash, PeerId), PeerChange> =
+            self.peers.into_iter().map(|c| (key(&c), c)).collect();
+        peers.extend(newer.peers.into_iter().map(|c| (key(&c), c)));
+        let mut torrents: HashMap<InfoHash, TorrentChange> =
+            self.torrents.into_iter().map(|t| (t.info_hash, t)).collect();
+        for t in newer.torrents {
+            match torrents.get_mut(&t.info_hash) {
+                Some(old) => {
+                    old.completed_delta += t.completed_delta;
+                    old.last_seen = old.last_seen.max(t.last_seen);
+                    old.needs_stored_count = t.needs_stored_count.or(old.needs_stored_count);
+                }
+                None => {
+                    torrents.insert(t.info_hash, t);
+                }
+            }
+        }
+        Changes {
+            peers: peers.into_values().collect(),
+            torrents: torrents.into_values().collect(),
+        }
+    }
+}
+
+/// A torrent read back from storage at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoredTorrent {
+    /// Torrent.
+    pub info_hash: InfoHash,
+    /// Stored completed count.
+    pub completed: u64,
+    /// First seen, Unix seconds.
+    pub first_seen: u32,
+    /// Last seen, Unix seconds.
+    pub last_seen: u32,
+    /// Its live peers.
+    pub peers: Vec<(PeerId, PeerRecord)>,
+}
+
+/// Totals over every swarm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Swarms in memory.
+    pub torrents: u64,
+    /// Seeders.
+    pub seeders: u64,
+    /// Leechers.
+    pub leechers: u64,
+    /// Peer and torrent changes not yet written (the write-behind backlog).
+    pub pending_changes: u64,
+}
+
+/// What a cleanup removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    /// Expired peers dropped.
+    pub peers_removed: u64,
+    /// Empty swarms dropped.
+    pub torrents_removed: u64,
+}
+
+/// The swarm store interface the HTTP layer and the background tasks use.
+pub trait SwarmStore: Send + Sync + 'static {
+    /// Records an announce and picks peers for the answer, writing them into `out.peers`
+    /// (cleared first, so a caller can reuse its buffer).
+    fn announce(&self, a: &Announce, now: u32, out: &mut AnnounceOutcome) -> Result<(), SwarmError>;
+
+    /// Counts for each hash, in the order given; unknown hashes get zeros.
+    fn scrape(&self, hashes: &[InfoHash], out: &mut Vec<ScrapeEntry>);
+
+    /// Counts for every swarm (full scrape).
+    fn scrape_all(&self, out: &mut Vec<ScrapeEntry>);
+
+    /// Drops peers last seen before `expire_before` and swarms left empty.
+    fn cleanup(&self, expire_before: u32) -> CleanupReport;
+
+    /// Takes the changes recorded since the last call.
+    fn drain_changes(&self) -> Changes;
+
+    /// Adds the stored completed count to a swarm created before it was known; ignored when the
+    /// swarm has since been replaced (another `generation`) or already has it.
+    fn apply_stored_completed(&self, info_hash: &InfoHash, generation: u32, stored: u64);
+
+    /// Loads swarms read from storage at start (their counts are complete).
+    fn restore(&self, torrents: Vec<RestoredTorrent>);
+
+    /// Totals for stats and logs.
+    fn counts(&self) -> StoreCounts;
+}

@@ -1,0 +1,31 @@
+//! The database schema and its migrations.
+//!
+//! `PRAGMA user_version` is the number of migrations applied; `PRAGMA application_id` marks the
+//! file as retracker's, so a foreign SQLite file is refused instead of being altered.
+
+/// `application_id` of a retracker database ("RTRK").
+pub const APPLICATION_ID: i32 = 0x5254_524B;
+
+/// Migrations in order; migration `i` brings `user_version` from `i` to `i + 1`. Append only.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: torrents with their completed counts, and the live peers of each swarm.
+    "CREATE TABLE torrents (
+        info_hash  BLOB PRIMARY KEY NOT NULL CHECK (length(info_hash) = 20),
+        completed  INTEGER NOT NULL DEFAULT 0,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE peers (
+        info_hash     BLOB NOT NULL,
+        peer_id       BLOB NOT NULL,
+        ip            BLOB NOT NULL CHECK (length(ip) IN (4, 16)),
+        port          INTEGER NOT NULL,
+        key           INTEGER,
+        seeder        INTEGER NOT NULL,
+        seen_leeching INTEGER NOT NULL,
+        counted       INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL,
+        PRIMARY KEY (info_hash, peer_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX peers_last_seen ON peers (last_seen);",
+];

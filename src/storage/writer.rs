@@ -1,0 +1,105 @@
+//! The write-behind task: drains the swarm store's changes and writes them in one transaction,
+//! at least every `flush_interval_ms`, on a blocking thread so no announce waits for SQLite.
+//!
+//! A failed batch is kept and merged with the next one (newest peer state wins, completed counts
+//! add up), so nothing is lost while the disk is full or read-only; the error is logged once
+//! when it starts and once when writes recover, never per batch.
+
+use super::Storage;
+use crate::swarm::{Changes, SwarmStore};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What the writer has done, for stats pages and metrics.
+#[derive(Debug, Default)]
+pub struct WriterStatus {
+    /// Batches written.
+    pub batches: AtomicU64,
+    /// Rows (peers and torrents) written.
+    pub rows: AtomicU64,
+    /// Batches that failed.
+    pub failures: AtomicU64,
+    /// The error of the last failed batch while writes are failing; `None` when healthy.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// Drains the store into the database.
+pub struct Writer {
+    store: Arc<dyn SwarmStore>,
+    storage: Option<Arc<Storage>>,
+    status: Arc<WriterStatus>,
+    retry: Option<Changes>,
+}
+
+impl Writer {
+    /// A writer for `store`; with no `storage` ([DB] type = memory) changes are drained and dropped.
+    pub fn new(store: Arc<dyn SwarmStore>, storage: Option<Arc<Storage>>, status: Arc<WriterStatus>) -> Self {
+        Writer { store, storage, status, retry: None }
+    }
+
+    /// Flushes every `every` until `shutdown` turns true, then flushes once more.
+    pub async fn run(mut self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.flush().await,
+                _ = shutdown.changed() => break,
+            }
+        }
+        self.flush().await;
+    }
+
+    /// Writes what changed since the last flush (and any batch that failed before).
+    pub async fn flush(&mut self) {
+        let mut changes = self.store.drain_changes();
+        if let Some(older) = self.retry.take() {
+            changes = older.merged_with(changes);
+        }
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
+        if changes.is_empty() {
+            return;
+        }
+        let rows = (changes.peers.len() + changes.torrents.len()) as u64;
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = storage.write(&changes);
+            (result, changes)
+        })
+        .await;
+        let (result, changes) = match joined {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::error!("storage writer thread failed: {e}");
+                return;
+            }
+        };
+        match result {
+            Ok(stored) => {
+                for s in stored {
+                    self.store.apply_stored_completed(&s.info_hash, s.generation, s.completed);
+                }
+                self.status.batches.fetch_add(1, Ordering::Relaxed);
+                self.status.rows.fetch_add(rows, Ordering::Relaxed);
+                if self.status.last_error.lock().take().is_some() {
+                    tracing::warn!("storage writes recovered; the backlog has been written");
+                }
+            }
+            Err(e) => {
+                self.status.failures.fetch_add(1, Ordering::Relaxed);
+                let mut last = self.status.last_error.lock();
+                if last.is_none() {
+                    tracing::error!(
+                        "storage write failed, announces are served from memory and writes will be retried: {e}"
+                    );
+                }
+                *last = Some(e.to_string());
+                self.retry = Some(changes);
+            }
+        }
+    }
+}
