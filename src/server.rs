@@ -1,1 +1,191 @@
-//! (in progress)
+//! `run(config, listeners, shutdown)`: the whole tracker, trivial to start from a test.
+//!
+//! Opens and restores the database, starts the write-behind and cleanup tasks, serves HTTP on
+//! every listener through hyper (warp's own server can neither time out slow headers nor stay
+//! quiet about every reset connection), and on `shutdown` stops accepting, lets requests in
+//! flight finish, flushes the write-behind backlog and returns.
+
+use crate::config::{Config, DbKind};
+use crate::http::{routes, unix_now, ConnAddr, Tracker};
+use crate::storage::writer::{Writer, WriterStatus};
+use crate::storage::{Storage, StorageError};
+use crate::swarm::{MemoryStore, SwarmStore};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_service::Service;
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for requests in flight before closing their connections.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the tracker could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The database could not be opened or read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Runs the tracker on `listeners` until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
+    let storage = match config.db.kind {
+        DbKind::Sqlite => Some(Arc::new(open_and_restore(&config, &store).await?)),
+        DbKind::Memory => None,
+    };
+    let tracker = Arc::new(Tracker::new(&config, Arc::clone(&store)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let status = Arc::new(WriterStatus::default());
+    let writer = Writer::new(Arc::clone(&store), storage.clone(), status);
+    let flush_every = Duration::from_millis(config.db.flush_interval_ms);
+    let writer = tokio::spawn(writer.run(flush_every, stop_rx.clone()));
+    let cleaner = tokio::spawn(cleanup_loop(
+        Arc::clone(&tracker),
+        storage,
+        Duration::from_secs(u64::from(config.tracker.peer_cleanup_period)),
+        stop_rx.clone(),
+    ));
+
+    let graceful = Arc::new(GracefulShutdown::new());
+    let filter = routes(tracker);
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            tokio::spawn(accept_loop(
+                l,
+                filter.clone(),
+                Arc::clone(&graceful),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+
+    shutdown.await;
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    let _ = stop_tx.send(true);
+    for a in accepting {
+        let _ = a.await;
+    }
+    if let Ok(graceful) = Arc::try_unwrap(graceful) {
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::info!("closing connections still open after {DRAIN_TIMEOUT:?}");
+        }
+    }
+    let _ = cleaner.await;
+    let _ = writer.await; // its last flush writes the backlog
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn open_and_restore(
+    config: &Config,
+    store: &Arc<dyn SwarmStore>,
+) -> Result<Storage, ServerError> {
+    let path = config.db.path.clone();
+    let pool_size = config.db.pool_size;
+    let expire_before = unix_now().saturating_sub(config.peer_expiry_secs());
+    let (storage, torrents) = tokio::task::spawn_blocking(move || {
+        let storage = Storage::open(&path, pool_size)?;
+        let torrents = storage.load(expire_before)?;
+        Ok::<_, StorageError>((storage, torrents))
+    })
+    .await
+    .expect("storage thread does not panic")?;
+    let peers: usize = torrents.iter().map(|t| t.peers.len()).sum();
+    tracing::info!(
+        "restored {} torrents and {peers} live peers from {}",
+        torrents.len(),
+        storage.path().display()
+    );
+    store.restore(torrents);
+    Ok(storage)
+}
+
+async fn cleanup_loop(
+    tracker: Arc<Tracker>,
+    storage: Option<Arc<Storage>>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let expire_before = unix_now().saturating_sub(tracker.peer_expiry);
+        let report = tracker.store.cleanup(expire_before);
+        if report.peers_removed > 0 || report.torrents_removed > 0 {
+            tracing::debug!(
+                "cleanup: {} expired peers and {} empty torrents removed",
+                report.peers_removed,
+                report.torrents_removed
+            );
+        }
+        if let Some(storage) = storage.clone() {
+            let _ =
+                tokio::task::spawn_blocking(move || storage.delete_expired(expire_before)).await;
+        }
+    }
+}
+
+async fn accept_loop<F>(
+    listener: TcpListener,
+    filter: F,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: watch::Receiver<bool>,
+) where
+    F: warp::Filter<Extract = (http::Response<Vec<u8>>,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::debug!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = warp::service(filter.clone());
+        let svc =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnAddr(remote));
+                let mut service = service.clone();
+                service.call(req)
+            });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection from {remote}: {e}");
+            }
+        });
+    }
+}

@@ -1,1 +1,5 @@
 //! (in progress)
+/// Stub.
+pub fn render(_c: &super::Config) -> String {
+    String::new()
+}

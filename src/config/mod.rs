@@ -9,6 +9,7 @@
 pub mod keys;
 pub mod load;
 
+pub use keys::render;
 pub use load::{load_file, load_str, ConfigError, Loaded};
 
 use crate::netlist::Networks;

@@ -1,1 +1,135 @@
-//! (in progress)
+//! The tracker's HTTP routes (warp): `/announce`, `/scrape` and their `.php` aliases.
+//!
+//! Any path whose last segment is `announce` or `scrape` is served (`/abc123/announce` from
+//! clients configured with a passkey-like prefix works unchanged). The query is taken raw and
+//! decoded to bytes by [`crate::protocol`]; warp's query deserializer would turn binary
+//! `info_hash` values into U+FFFD. Every refusal becomes HTTP 200 with a bencoded
+//! `failure reason` (see [`error::RequestError`]); other paths get 404, other methods 405.
+
+pub mod announce;
+pub mod error;
+pub mod reply;
+pub mod scrape;
+
+use crate::config::Config;
+use crate::policy::AddressPolicy;
+use crate::swarm::SwarmStore;
+use http::{HeaderMap, Method, Response, StatusCode};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use warp::path::FullPath;
+use warp::Filter;
+
+/// The socket address of the connection a request came on, set by the accept loop.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnAddr(pub SocketAddr);
+
+/// Everything a tracker request needs, shared by all connections.
+pub struct Tracker {
+    /// The swarms.
+    pub store: Arc<dyn SwarmStore>,
+    /// Client-address policy.
+    pub policy: AddressPolicy,
+    /// `interval` sent to clients.
+    pub interval: u32,
+    /// `min interval` sent to clients.
+    pub min_interval: u32,
+    /// Peers returned when the client sends no numwant.
+    pub numwant: u32,
+    /// Upper bound on numwant.
+    pub max_numwant: u32,
+    /// Most hashes in one scrape.
+    pub max_scrape_hashes: usize,
+    /// Whether a scrape without info_hash lists every torrent.
+    pub full_scrape: bool,
+    /// Query key that triggers a cleanup; empty disables it.
+    pub run_gc_key: Vec<u8>,
+    /// Seconds after which a silent peer expires.
+    pub peer_expiry: u32,
+}
+
+impl Tracker {
+    /// Takes the tracker settings from `config`.
+    pub fn new(config: &Config, store: Arc<dyn SwarmStore>) -> Tracker {
+        let t = &config.tracker;
+        Tracker {
+            store,
+            policy: AddressPolicy::from_config(t),
+            interval: t.announce_interval,
+            min_interval: config.min_interval_secs(),
+            numwant: t.numwant,
+            max_numwant: t.max_numwant,
+            max_scrape_hashes: t.max_scrape_hashes as usize,
+            full_scrape: t.full_scrape,
+            run_gc_key: t.run_gc_key.as_bytes().to_vec(),
+            peer_expiry: config.peer_expiry_secs(),
+        }
+    }
+}
+
+/// Now, in Unix seconds (u32 lasts until 2106).
+pub fn unix_now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+/// The warp filter serving every tracker route.
+pub fn routes(
+    tracker: Arc<Tracker>,
+) -> impl Filter<Extract = (Response<Vec<u8>>,), Error = Infallible> + Clone + Send + Sync + 'static
+{
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::ext::optional::<ConnAddr>())
+        .and(warp::header::headers_cloned())
+        .map(
+            move |method: Method,
+                  path: FullPath,
+                  query: String,
+                  conn: Option<ConnAddr>,
+                  headers: HeaderMap| {
+                dispatch(
+                    &tracker,
+                    &method,
+                    path.as_str(),
+                    query.as_bytes(),
+                    conn,
+                    &headers,
+                )
+            },
+        )
+}
+
+fn dispatch(
+    tracker: &Tracker,
+    method: &Method,
+    path: &str,
+    query: &[u8],
+    conn: Option<ConnAddr>,
+    headers: &HeaderMap,
+) -> Response<Vec<u8>> {
+    let last = path.rsplit('/').next().unwrap_or("");
+    let route = match last {
+        "announce" | "announce.php" => announce::handle,
+        "scrape" | "scrape.php" => scrape::handle,
+        _ => return reply::text(StatusCode::NOT_FOUND, format!("not found: {path}\n")),
+    };
+    if method != Method::GET && method != Method::HEAD {
+        let mut resp = reply::text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n".into());
+        resp.headers_mut().insert(
+            http::header::ALLOW,
+            http::HeaderValue::from_static("GET, HEAD"),
+        );
+        return resp;
+    }
+    let Some(ConnAddr(socket)) = conn else {
+        return reply::failure("internal error: connection address unknown");
+    };
+    route(tracker, socket.ip(), headers, query)
+}

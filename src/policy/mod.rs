@@ -107,3 +107,23 @@ impl AddressPolicy {
         }
     }
 }
+
+/// Stub.
+pub fn resolve(
+    _p: &AddressPolicy,
+    _s: IpAddr,
+    _h: &ProxyHeaders<'_>,
+    _r: Option<&str>,
+) -> Result<Resolved, AddressError> {
+    todo!()
+}
+/// Stub.
+pub fn may_trigger_cleanup(_p: &AddressPolicy, _s: IpAddr) -> bool {
+    false
+}
+impl ReportedIpRejection {
+    /// Stub.
+    pub fn as_str(&self) -> &'static str {
+        ""
+    }
+}

@@ -13,3 +13,9 @@ pub struct ScrapeEntry {
     /// Completed downloads.
     pub downloaded: u64,
 }
+/// Stub.
+pub fn parse_scrape(_q: &[u8], _m: usize) -> Result<Vec<InfoHash>, ProtocolError> {
+    todo!()
+}
+/// Stub.
+pub fn encode_scrape(_f: &[ScrapeEntry], _out: &mut Vec<u8>) {}

@@ -7,6 +7,8 @@
 //! Errors: [`StorageError`]; each names the database file.
 
 pub mod schema;
+#[cfg(test)]
+mod tests;
 pub mod writer;
 
 use crate::protocol::InfoHash;
@@ -92,7 +94,10 @@ impl Storage {
                 source,
             })?;
         }
-        let sqlite = |source| StorageError::Sqlite { path: path.to_owned(), source };
+        let sqlite = |source| StorageError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
         {
             let conn = Connection::open(path).map_err(sqlite)?;
             check_identity(&conn, path)?;
@@ -106,8 +111,14 @@ impl Storage {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .build(manager)
-            .map_err(|source| StorageError::Pool { path: path.to_owned(), source })?;
-        Ok(Storage { pool, path: path.to_owned() })
+            .map_err(|source| StorageError::Pool {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Storage {
+            pool,
+            path: path.to_owned(),
+        })
     }
 
     /// The database file.
@@ -116,11 +127,17 @@ impl Storage {
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StorageError> {
-        self.pool.get().map_err(|source| StorageError::Pool { path: self.path.clone(), source })
+        self.pool.get().map_err(|source| StorageError::Pool {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> StorageError {
-        StorageError::Sqlite { path: self.path.clone(), source }
+        StorageError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Deletes peers last seen before `expire_before`, then reads the others back grouped by
@@ -166,7 +183,10 @@ impl Storage {
                     peers: Vec::new(),
                 });
             }
-            out.last_mut().expect("pushed above").peers.push((peer_id, record));
+            out.last_mut()
+                .expect("pushed above")
+                .peers
+                .push((peer_id, record));
         }
         Ok(out)
     }
@@ -203,7 +223,12 @@ impl Storage {
                     });
                 }
                 upsert_torrent
-                    .execute(params![&t.info_hash[..], t.completed_delta as i64, t.first_seen, t.last_seen])
+                    .execute(params![
+                        &t.info_hash[..],
+                        t.completed_delta as i64,
+                        t.first_seen,
+                        t.last_seen
+                    ])
                     .map_err(|e| self.sqlite(e))?;
             }
             let mut upsert_peer = tx
@@ -261,7 +286,10 @@ impl Storage {
 
 /// Refuses a file that is not a retracker database, before writing anything to it.
 fn check_identity(conn: &Connection, path: &Path) -> Result<(), StorageError> {
-    let foreign = |detail: String| StorageError::Foreign { path: path.to_owned(), detail };
+    let foreign = |detail: String| StorageError::Foreign {
+        path: path.to_owned(),
+        detail,
+    };
     // Reading the header is the first access: a non-SQLite file fails here ("file is not a database").
     let app_id: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -272,17 +300,28 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<(), StorageError> {
     match app_id {
         schema::APPLICATION_ID => Ok(()),
         0 if objects == 0 => Ok(()),
-        0 => Err(foreign(format!("an SQLite database of another program ({objects} schema objects)"))),
+        0 => Err(foreign(format!(
+            "an SQLite database of another program ({objects} schema objects)"
+        ))),
         other => Err(foreign(format!("SQLite application_id {other:#x}"))),
     }
 }
 
 fn migrate(conn: &Connection, path: &Path) -> Result<(), StorageError> {
-    let sqlite = |source| StorageError::Sqlite { path: path.to_owned(), source };
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sqlite)?;
+    let sqlite = |source| StorageError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sqlite)?;
     let known = schema::MIGRATIONS.len() as i64;
     if version > known {
-        return Err(StorageError::TooNew { path: path.to_owned(), found: version, known });
+        return Err(StorageError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known,
+        });
     }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
         let batch = format!(

@@ -36,8 +36,17 @@ pub struct Writer {
 
 impl Writer {
     /// A writer for `store`; with no `storage` ([DB] type = memory) changes are drained and dropped.
-    pub fn new(store: Arc<dyn SwarmStore>, storage: Option<Arc<Storage>>, status: Arc<WriterStatus>) -> Self {
-        Writer { store, storage, status, retry: None }
+    pub fn new(
+        store: Arc<dyn SwarmStore>,
+        storage: Option<Arc<Storage>>,
+        status: Arc<WriterStatus>,
+    ) -> Self {
+        Writer {
+            store,
+            storage,
+            status,
+            retry: None,
+        }
     }
 
     /// Flushes every `every` until `shutdown` turns true, then flushes once more.
@@ -81,7 +90,8 @@ impl Writer {
         match result {
             Ok(stored) => {
                 for s in stored {
-                    self.store.apply_stored_completed(&s.info_hash, s.generation, s.completed);
+                    self.store
+                        .apply_stored_completed(&s.info_hash, s.generation, s.completed);
                 }
                 self.status.batches.fetch_add(1, Ordering::Relaxed);
                 self.status.rows.fetch_add(rows, Ordering::Relaxed);

@@ -60,14 +60,23 @@ struct Shard {
 }
 
 impl Shard {
-    fn touch_torrent(&mut self, info_hash: &InfoHash, now: u32, completed: u64, swarm_gen: Option<u32>) {
-        let change = self.pending_torrents.entry(*info_hash).or_insert(TorrentChange {
-            info_hash: *info_hash,
-            completed_delta: 0,
-            first_seen: now,
-            last_seen: now,
-            needs_stored_count: None,
-        });
+    fn touch_torrent(
+        &mut self,
+        info_hash: &InfoHash,
+        now: u32,
+        completed: u64,
+        swarm_gen: Option<u32>,
+    ) {
+        let change = self
+            .pending_torrents
+            .entry(*info_hash)
+            .or_insert(TorrentChange {
+                info_hash: *info_hash,
+                completed_delta: 0,
+                first_seen: now,
+                last_seen: now,
+                needs_stored_count: None,
+            });
         change.completed_delta += completed;
         change.last_seen = now;
         if swarm_gen.is_some() {
@@ -110,17 +119,29 @@ fn counts_of(swarm: &Swarm, out: &mut AnnounceOutcome) {
 }
 
 fn response_peer(id: &PeerId, p: &Peer) -> ResponsePeer {
-    ResponsePeer { ip: p.ip, port: p.port, peer_id: *id }
+    ResponsePeer {
+        ip: p.ip,
+        port: p.port,
+        peer_id: *id,
+    }
 }
 
 impl SwarmStore for MemoryStore {
-    fn announce(&self, a: &Announce, now: u32, out: &mut AnnounceOutcome) -> Result<(), SwarmError> {
+    fn announce(
+        &self,
+        a: &Announce,
+        now: u32,
+        out: &mut AnnounceOutcome,
+    ) -> Result<(), SwarmError> {
         out.peers.clear();
         let mut guard = self.shard(&a.info_hash).lock();
         let shard = &mut *guard;
 
         if a.event == Event::Stopped {
-            *out = AnnounceOutcome { peers: std::mem::take(&mut out.peers), ..Default::default() };
+            *out = AnnounceOutcome {
+                peers: std::mem::take(&mut out.peers),
+                ..Default::default()
+            };
             let Some(swarm) = shard.swarms.get_mut(&a.info_hash) else {
                 // A peer we never saw stopping (Transmission does this before its first start):
                 // nothing to remove, and no swarm is created for it.
@@ -130,16 +151,22 @@ impl SwarmStore for MemoryStore {
                 Some(p) => Some((p, true)),
                 None => swarm.leechers.get(&a.peer_id).map(|p| (p, false)),
             };
+            let mut newly_counted = false;
             if let Some((peer, seeder)) = found {
                 check_identity(peer, a)?;
+                // rtorrent and ctorrent stop right after finishing, with left=0 and no `completed`.
+                newly_counted = a.left == 0 && peer.seen_leeching && !peer.counted;
                 if seeder {
                     swarm.seeders.swap_remove(&a.peer_id);
                 } else {
                     swarm.leechers.swap_remove(&a.peer_id);
                 }
+                swarm.completed += u64::from(newly_counted);
                 shard.pending_peers.insert((a.info_hash, a.peer_id), None);
             }
             counts_of(swarm, out);
+            let needs_count = (!swarm.has_stored_count).then_some(swarm.generation);
+            shard.touch_torrent(&a.info_hash, now, u64::from(newly_counted), needs_count);
             return Ok(());
         }
 
@@ -192,7 +219,11 @@ impl SwarmStore for MemoryStore {
         // Keep the peer's slot when its role is unchanged; move it when it turns seeder.
         match previous.map(|(_, was_seeder)| was_seeder) {
             Some(was) if was == seeder => {
-                let map = if seeder { &mut swarm.seeders } else { &mut swarm.leechers };
+                let map = if seeder {
+                    &mut swarm.seeders
+                } else {
+                    &mut swarm.leechers
+                };
                 map.insert(a.peer_id, peer);
             }
             Some(was) => {
@@ -205,7 +236,11 @@ impl SwarmStore for MemoryStore {
                 to.insert(a.peer_id, peer);
             }
             None => {
-                let map = if seeder { &mut swarm.seeders } else { &mut swarm.leechers };
+                let map = if seeder {
+                    &mut swarm.seeders
+                } else {
+                    &mut swarm.leechers
+                };
                 map.insert(a.peer_id, peer);
             }
         }
@@ -223,20 +258,28 @@ impl SwarmStore for MemoryStore {
             } else {
                 let (seeders, leechers) = (&swarm.seeders, &swarm.leechers);
                 let me = leechers.get_index_of(&a.peer_id).map(|i| i + seeders.len());
-                sample(&mut rng, seeders.len() + leechers.len(), me, a.numwant, |i| {
-                    let (id, p) = if i < seeders.len() {
-                        seeders.get_index(i)
-                    } else {
-                        leechers.get_index(i - seeders.len())
-                    }
-                    .expect("index in range");
-                    out.peers.push(response_peer(id, p));
-                });
+                sample(
+                    &mut rng,
+                    seeders.len() + leechers.len(),
+                    me,
+                    a.numwant,
+                    |i| {
+                        let (id, p) = if i < seeders.len() {
+                            seeders.get_index(i)
+                        } else {
+                            leechers.get_index(i - seeders.len())
+                        }
+                        .expect("index in range");
+                        out.peers.push(response_peer(id, p));
+                    },
+                );
             }
         }
 
         let needs_count = (!swarm.has_stored_count).then_some(swarm.generation);
-        shard.pending_peers.insert((a.info_hash, a.peer_id), Some(record));
+        shard
+            .pending_peers
+            .insert((a.info_hash, a.peer_id), Some(record));
         shard.touch_torrent(&a.info_hash, now, u64::from(newly_counted), needs_count);
         Ok(())
     }
@@ -252,7 +295,12 @@ impl SwarmStore for MemoryStore {
                     incomplete: s.leechers.len() as u32,
                     downloaded: s.completed,
                 },
-                None => ScrapeEntry { info_hash: *h, complete: 0, incomplete: 0, downloaded: 0 },
+                None => ScrapeEntry {
+                    info_hash: *h,
+                    complete: 0,
+                    incomplete: 0,
+                    downloaded: 0,
+                },
             };
             out.push(entry);
         }
@@ -294,12 +342,17 @@ impl SwarmStore for MemoryStore {
         for shard in self.shards.iter() {
             let (peers, torrents) = {
                 let mut shard = shard.lock();
-                (std::mem::take(&mut shard.pending_peers), std::mem::take(&mut shard.pending_torrents))
+                (
+                    std::mem::take(&mut shard.pending_peers),
+                    std::mem::take(&mut shard.pending_torrents),
+                )
             };
-            changes.peers.extend(peers.into_iter().map(|((h, id), rec)| match rec {
-                Some(rec) => PeerChange::Upsert(h, id, rec),
-                None => PeerChange::Delete(h, id),
-            }));
+            changes
+                .peers
+                .extend(peers.into_iter().map(|((h, id), rec)| match rec {
+                    Some(rec) => PeerChange::Upsert(h, id, rec),
+                    None => PeerChange::Delete(h, id),
+                }));
             changes.torrents.extend(torrents.into_values());
         }
         changes

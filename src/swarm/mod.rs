@@ -9,6 +9,8 @@
 
 mod memory;
 mod select;
+#[cfg(test)]
+mod tests;
 
 pub use memory::MemoryStore;
 
@@ -56,7 +58,9 @@ pub struct AnnounceOutcome {
 pub enum SwarmError {
     /// The peer_id is registered from another address and the request's `key` does not prove it
     /// is the same client.
-    #[error("peer_id is already in use from another address (send the same key to change address)")]
+    #[error(
+        "peer_id is already in use from another address (send the same key to change address)"
+    )]
     PeerIdTaken,
 }
 
@@ -130,8 +134,11 @@ impl Changes {
         let mut peers: HashMap<(InfoHash, PeerId), PeerChange> =
             self.peers.into_iter().map(|c| (key(&c), c)).collect();
         peers.extend(newer.peers.into_iter().map(|c| (key(&c), c)));
-        let mut torrents: HashMap<InfoHash, TorrentChange> =
-            self.torrents.into_iter().map(|t| (t.info_hash, t)).collect();
+        let mut torrents: HashMap<InfoHash, TorrentChange> = self
+            .torrents
+            .into_iter()
+            .map(|t| (t.info_hash, t))
+            .collect();
         for t in newer.torrents {
             match torrents.get_mut(&t.info_hash) {
                 Some(old) => {
@@ -192,7 +199,8 @@ pub struct CleanupReport {
 pub trait SwarmStore: Send + Sync + 'static {
     /// Records an announce and picks peers for the answer, writing them into `out.peers`
     /// (cleared first, so a caller can reuse its buffer).
-    fn announce(&self, a: &Announce, now: u32, out: &mut AnnounceOutcome) -> Result<(), SwarmError>;
+    fn announce(&self, a: &Announce, now: u32, out: &mut AnnounceOutcome)
+        -> Result<(), SwarmError>;
 
     /// Counts for each hash, in the order given; unknown hashes get zeros.
     fn scrape(&self, hashes: &[InfoHash], out: &mut Vec<ScrapeEntry>);

@@ -43,7 +43,7 @@ mod tests {
     #[test]
     fn never_returns_excluded_and_no_duplicates() {
         let mut rng = SmallRng::seed_from_u64(7);
-        for len in 0..20 {
+        for len in 0..20usize {
             for ex in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
                 for want in 0..25 {
                     let mut got = Vec::new();

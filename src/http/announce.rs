@@ -1,0 +1,134 @@
+//! `/announce` (BEP 3, 7, 23, 24): parse, resolve the client's address, update the swarm, answer.
+
+use super::error::RequestError;
+use super::{reply, unix_now, Tracker};
+use crate::policy::{self, AddressError, ProxyHeaders};
+use crate::protocol::announce::{encode_announce, parse_announce, AnnounceResponse};
+use crate::protocol::query::query_has_key;
+use crate::swarm::{Announce, AnnounceOutcome};
+use http::{HeaderMap, Response, StatusCode};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Answers one announce request.
+pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Response<Vec<u8>> {
+    if !t.run_gc_key.is_empty()
+        && query_has_key(query, &t.run_gc_key)
+        && !query_has_key(query, b"info_hash")
+    {
+        return cleanup(t, socket);
+    }
+    match announce(t, socket, headers, query) {
+        Ok(body) => reply::bencoded(body),
+        Err(e) => reply::failure(&e.to_string()),
+    }
+}
+
+fn announce(
+    t: &Tracker,
+    socket: IpAddr,
+    headers: &HeaderMap,
+    query: &[u8],
+) -> Result<Vec<u8>, RequestError> {
+    let req = parse_announce(query)?;
+    let proxy = proxy_headers(t, headers);
+    let resolved =
+        policy::resolve(&t.policy, socket, &proxy, req.ip.as_deref()).inspect_err(|e| {
+            if *e == AddressError::NoProxyHeader {
+                warn_no_proxy_header(socket);
+            }
+        })?;
+
+    let wanted = req.numwant.unwrap_or(t.numwant);
+    let numwant = wanted.min(t.max_numwant);
+    let announce = Announce {
+        info_hash: req.info_hash,
+        peer_id: req.peer_id,
+        ip: resolved.peer,
+        port: req.port,
+        left: req.left,
+        event: req.event,
+        key: req.key,
+        numwant: numwant as usize,
+    };
+    let mut outcome = AnnounceOutcome::default();
+    t.store.announce(&announce, unix_now(), &mut outcome)?;
+
+    let capped = (wanted > numwant).then(|| format!("numwant capped at {numwant}"));
+    let warning = match (
+        resolved.reported_ip_rejected.as_ref().map(|r| r.as_str()),
+        capped.as_deref(),
+    ) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (Some(a), None) => Some(a.to_owned()),
+        (None, b) => b.map(str::to_owned),
+    };
+    let mut body = Vec::with_capacity(128 + outcome.peers.len() * if req.compact { 6 } else { 64 });
+    encode_announce(
+        &AnnounceResponse {
+            interval: t.interval,
+            min_interval: t.min_interval,
+            complete: outcome.complete,
+            incomplete: outcome.incomplete,
+            downloaded: outcome.downloaded,
+            peers: &outcome.peers,
+            external_ip: Some(resolved.client),
+            warning: warning.as_deref(),
+            compact: req.compact,
+            no_peer_id: req.no_peer_id,
+        },
+        &mut body,
+    );
+    Ok(body)
+}
+
+/// The proxy headers, looked at only in proxy mode.
+pub(super) fn proxy_headers<'a>(t: &Tracker, headers: &'a HeaderMap) -> ProxyHeaders<'a> {
+    if t.policy.mode != crate::config::Mode::Proxy {
+        return ProxyHeaders::default();
+    }
+    ProxyHeaders {
+        x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
+        x_forwarded_for: headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect(),
+    }
+}
+
+/// A misconfigured proxy would log this on every request: once a minute is enough to notice.
+pub(super) fn warn_no_proxy_header(socket: IpAddr) {
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let now = unix_now();
+    let last = LAST.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            "trusted proxy {socket} sent no usable X-Real-IP or X-Forwarded-For header; check the proxy configuration (logged at most once a minute)"
+        );
+    }
+}
+
+/// `?<run_gc_key>`: drops expired peers now, for loopback and trusted proxies only.
+fn cleanup(t: &Tracker, socket: IpAddr) -> Response<Vec<u8>> {
+    if !policy::may_trigger_cleanup(&t.policy, socket) {
+        return reply::failure(&RequestError::CleanupNotAllowed.to_string());
+    }
+    let report = t.store.cleanup(unix_now().saturating_sub(t.peer_expiry));
+    tracing::info!(
+        "cleanup requested by {socket}: {} expired peers and {} empty torrents removed",
+        report.peers_removed,
+        report.torrents_removed
+    );
+    reply::text(
+        StatusCode::OK,
+        format!(
+            "cleanup done: {} expired peers and {} empty torrents removed\n",
+            report.peers_removed, report.torrents_removed
+        ),
+    )
+}

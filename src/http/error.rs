@@ -1,0 +1,25 @@
+//! Every reason a tracker request is refused, mapped to its `failure reason` in one place.
+
+use crate::policy::AddressError;
+use crate::protocol::ProtocolError;
+use crate::swarm::SwarmError;
+
+/// A refused tracker request. `Display` is the bencoded `failure reason` the client reads.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The query is malformed.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The client's address is refused, or a proxy sent nothing usable.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// The swarm refused the announce.
+    #[error(transparent)]
+    Swarm(#[from] SwarmError),
+    /// A scrape without `info_hash` while `full_scrape` is off.
+    #[error("full scrape is disabled on this tracker; pass one or more info_hash")]
+    FullScrapeDisabled,
+    /// The cleanup key from someone who may not trigger it.
+    #[error("cleanup may only be triggered from loopback or a trusted proxy")]
+    CleanupNotAllowed,
+}

@@ -1,0 +1,254 @@
+//! The swarm rules, checked on the store directly.
+
+use super::*;
+use crate::protocol::announce::Event;
+use std::collections::HashSet;
+
+const H: InfoHash = [7; 20];
+
+fn id(n: u8) -> PeerId {
+    [n; 20]
+}
+
+fn ann(n: u8, left: u64, event: Event) -> Announce {
+    Announce {
+        info_hash: H,
+        peer_id: id(n),
+        ip: IpAddr::from([10, 0, 0, n]),
+        port: 6881 + u16::from(n),
+        left,
+        event,
+        key: Some(u64::from(n)),
+        numwant: 50,
+    }
+}
+
+fn go(s: &MemoryStore, a: &Announce) -> AnnounceOutcome {
+    let mut out = AnnounceOutcome::default();
+    s.announce(a, 1000, &mut out).expect("accepted");
+    out
+}
+
+fn scrape(s: &MemoryStore) -> (u32, u32, u64) {
+    let mut v = Vec::new();
+    s.scrape(&[H], &mut v);
+    (v[0].complete, v[0].incomplete, v[0].downloaded)
+}
+
+#[test]
+fn requester_is_never_in_its_own_list_and_seeders_get_no_seeders() {
+    let s = MemoryStore::new();
+    for n in 1..=5 {
+        go(&s, &ann(n, 0, Event::Started)); // seeders 1..5
+    }
+    for n in 6..=9 {
+        go(&s, &ann(n, 100, Event::Started)); // leechers 6..9
+    }
+    for _ in 0..50 {
+        let out = go(&s, &ann(6, 100, Event::None));
+        assert_eq!(out.peers.len(), 8);
+        assert!(out.peers.iter().all(|p| p.peer_id != id(6)));
+        let out = go(&s, &ann(1, 0, Event::None));
+        let ids: HashSet<_> = out.peers.iter().map(|p| p.peer_id[0]).collect();
+        assert_eq!(ids, (6..=9).collect(), "a seeder gets exactly the leechers");
+    }
+}
+
+#[test]
+fn numwant_limits_and_zero_gives_none_and_choice_is_random() {
+    let s = MemoryStore::new();
+    for n in 1..=30 {
+        go(&s, &ann(n, 100, Event::Started));
+    }
+    let mut a = ann(1, 100, Event::None);
+    a.numwant = 0;
+    assert!(go(&s, &a).peers.is_empty());
+    a.numwant = 5;
+    let mut seen = HashSet::new();
+    for _ in 0..40 {
+        let out = go(&s, &a);
+        assert_eq!(out.peers.len(), 5);
+        seen.extend(out.peers.iter().map(|p| p.peer_id[0]));
+    }
+    // 40 random draws of 5 among 29 reach nearly everyone; a fixed window would give 5.
+    assert!(seen.len() > 20, "only {} distinct peers seen", seen.len());
+}
+
+#[test]
+fn completed_counts_once_per_peer_including_silent_finishers() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 100, Event::Started));
+    go(&s, &ann(1, 0, Event::Completed));
+    go(&s, &ann(1, 0, Event::Completed)); // repeated event: still one
+    go(&s, &ann(1, 0, Event::None));
+    assert_eq!(scrape(&s), (1, 0, 1));
+    // rtorrent/aria2: leeching, then left=0 without the event.
+    go(&s, &ann(2, 100, Event::Started));
+    go(&s, &ann(2, 0, Event::None));
+    assert_eq!(scrape(&s), (2, 0, 2));
+    // ctorrent: leeching, then stopped with left=0.
+    go(&s, &ann(3, 100, Event::Started));
+    go(&s, &ann(3, 0, Event::Stopped));
+    assert_eq!(scrape(&s), (2, 0, 3));
+    // A peer first seen seeding did not download here.
+    go(&s, &ann(4, 0, Event::Started));
+    go(&s, &ann(4, 0, Event::Stopped));
+    assert_eq!(scrape(&s), (2, 0, 3));
+    // A leecher that stops early did not finish.
+    go(&s, &ann(5, 100, Event::Started));
+    go(&s, &ann(5, 50, Event::Stopped));
+    assert_eq!(scrape(&s), (2, 0, 3));
+}
+
+#[test]
+fn stopped_removes_and_unknown_stopped_creates_nothing() {
+    let s = MemoryStore::new();
+    let mut out = AnnounceOutcome::default();
+    s.announce(&ann(1, 0, Event::Stopped), 1000, &mut out)
+        .unwrap();
+    assert_eq!(
+        s.counts().torrents,
+        0,
+        "stopped before started must not create a swarm"
+    );
+    go(&s, &ann(1, 100, Event::Started));
+    go(&s, &ann(2, 100, Event::Started));
+    let out = go(&s, &ann(1, 100, Event::Stopped));
+    assert_eq!((out.complete, out.incomplete), (0, 1));
+    assert!(out.peers.is_empty());
+    let out = go(&s, &ann(2, 100, Event::None));
+    assert!(out.peers.is_empty(), "stopped peer still handed out");
+}
+
+#[test]
+fn address_change_needs_the_first_key() {
+    let s = MemoryStore::new();
+    let first = ann(1, 100, Event::Started);
+    go(&s, &first);
+    let mut moved = first.clone();
+    moved.ip = IpAddr::from([10, 9, 9, 9]);
+    moved.key = Some(999);
+    let mut out = AnnounceOutcome::default();
+    assert_eq!(
+        s.announce(&moved, 1000, &mut out),
+        Err(SwarmError::PeerIdTaken)
+    );
+    moved.key = None;
+    assert_eq!(
+        s.announce(&moved, 1000, &mut out),
+        Err(SwarmError::PeerIdTaken)
+    );
+    moved.event = Event::Stopped;
+    assert_eq!(
+        s.announce(&moved, 1000, &mut out),
+        Err(SwarmError::PeerIdTaken),
+        "a forged stop"
+    );
+    moved.event = Event::None;
+    moved.key = first.key;
+    s.announce(&moved, 1000, &mut out)
+        .expect("same key moves the peer");
+    go(&s, &ann(2, 100, Event::Started));
+    let out = go(&s, &ann(2, 100, Event::None));
+    assert_eq!(out.peers[0].ip, IpAddr::from([10, 9, 9, 9]));
+    // Without any key, the same address may still re-announce (and change port).
+    let mut nokey = ann(3, 100, Event::Started);
+    nokey.key = None;
+    go(&s, &nokey);
+    nokey.port = 1;
+    go(&s, &nokey);
+}
+
+#[test]
+fn cleanup_drops_expired_peers_and_empty_swarms() {
+    let s = MemoryStore::new();
+    let mut out = AnnounceOutcome::default();
+    s.announce(&ann(1, 100, Event::Started), 100, &mut out)
+        .unwrap();
+    s.announce(&ann(2, 100, Event::Started), 200, &mut out)
+        .unwrap();
+    let r = s.cleanup(150);
+    assert_eq!((r.peers_removed, r.torrents_removed), (1, 0));
+    let r = s.cleanup(250);
+    assert_eq!((r.peers_removed, r.torrents_removed), (1, 1));
+    assert_eq!(s.counts().torrents, 0);
+}
+
+#[test]
+fn changes_coalesce_per_peer_and_carry_completed_deltas() {
+    let s = MemoryStore::new();
+    for _ in 0..10 {
+        go(&s, &ann(1, 100, Event::None));
+    }
+    go(&s, &ann(1, 0, Event::Completed));
+    go(&s, &ann(2, 100, Event::Started));
+    go(&s, &ann(2, 100, Event::Stopped));
+    assert_eq!(s.counts().pending_changes, 3); // two peers, one torrent
+    let c = s.drain_changes();
+    assert_eq!(c.peers.len(), 2);
+    assert!(c.peers.contains(&PeerChange::Delete(H, id(2))));
+    assert!(c
+        .peers
+        .iter()
+        .any(|p| matches!(p, PeerChange::Upsert(_, i, r) if *i == id(1) && r.seeder && r.counted)));
+    assert_eq!(c.torrents.len(), 1);
+    assert_eq!(c.torrents[0].completed_delta, 1);
+    assert!(c.torrents[0].needs_stored_count.is_some());
+    assert!(s.drain_changes().is_empty());
+}
+
+#[test]
+fn stored_count_is_added_once_and_only_to_the_same_generation() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 100, Event::Started));
+    go(&s, &ann(1, 0, Event::Completed));
+    let gen = s.drain_changes().torrents[0].needs_stored_count.unwrap();
+    s.apply_stored_completed(&H, gen + 1, 100); // another generation: ignored
+    assert_eq!(scrape(&s).2, 1);
+    s.apply_stored_completed(&H, gen, 41);
+    s.apply_stored_completed(&H, gen, 41); // twice: ignored
+    assert_eq!(scrape(&s).2, 42);
+    go(&s, &ann(1, 0, Event::None));
+    assert!(s.drain_changes().torrents[0].needs_stored_count.is_none());
+}
+
+#[test]
+fn restore_brings_back_peers_and_counts() {
+    let s = MemoryStore::new();
+    let rec = |seeder| PeerRecord {
+        ip: IpAddr::from([10, 0, 0, 1]),
+        port: 1,
+        key: Some(5),
+        last_seen: 900,
+        seeder,
+        seen_leeching: !seeder,
+        counted: false,
+    };
+    s.restore(vec![RestoredTorrent {
+        info_hash: H,
+        completed: 9,
+        first_seen: 1,
+        last_seen: 900,
+        peers: vec![(id(1), rec(true)), (id(2), rec(false))],
+    }]);
+    assert_eq!(scrape(&s), (1, 1, 9));
+    let out = go(&s, &ann(3, 100, Event::Started));
+    assert_eq!(out.peers.len(), 2);
+    assert!(s.drain_changes().torrents[0].needs_stored_count.is_none());
+}
+
+#[test]
+fn merged_changes_keep_newest_peer_state_and_sum_deltas() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 100, Event::Started));
+    go(&s, &ann(1, 0, Event::Completed));
+    let older = s.drain_changes();
+    go(&s, &ann(1, 0, Event::Stopped));
+    go(&s, &ann(2, 100, Event::Started));
+    go(&s, &ann(2, 0, Event::None));
+    let merged = older.merged_with(s.drain_changes());
+    assert_eq!(merged.torrents.len(), 1);
+    assert_eq!(merged.torrents[0].completed_delta, 2);
+    assert!(merged.peers.contains(&PeerChange::Delete(H, id(1))));
+    assert_eq!(merged.peers.len(), 2);
+}
