@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of retracker, as README says and CI does: installs what the tests need
+# (Debian packages for the real-client test, rustfmt and clippy), then checks formatting and
+# lints, then runs `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Real BitTorrent clients for tests/real_clients.rs.
+missing=()
+command -v aria2c >/dev/null || missing+=(aria2)
+command -v transmission-cli >/dev/null || missing+=(transmission-cli)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  # The image deletes downloaded .debs after each apt run, so wait for the lock and retry.
+  for attempt in 1 2 3; do
+    if as_root apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+       as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}"; then
+      break
+    fi
+    [ "$attempt" -eq 3 ] && { echo "apt-get failed three times" >&2; exit 1; }
+    sleep 15
+  done
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked
