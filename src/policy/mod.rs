@@ -12,6 +12,8 @@
 //!    `ignore_ip` or outside `allowed_networks`). A reported address that is not believed is not
 //!    an error: the client address is used and [`Resolved::reported_ip_rejected`] says why.
 
+mod forwarded;
+
 use crate::config::{Mode, TrackerConfig};
 use crate::netlist::Networks;
 use std::net::IpAddr;
