@@ -15,6 +15,8 @@
 //! [`may_trigger_cleanup`] decides, from the socket address alone, who may ask for a cleanup.
 
 mod forwarded;
+#[cfg(test)]
+mod tests;
 
 use crate::config::{Mode, TrackerConfig};
 use crate::netlist::Networks;
