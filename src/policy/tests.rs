@@ -311,6 +311,7 @@ fn header_value() -> impl Strategy<Value = Vec<u8>> {
         Just(P6.to_string()),
         Just("127.0.0.1".to_string()),
         Just(BAD.to_string()),
+        Just(V.to_string()),
         "[0-9a-f:.\\[\\] ]{0,24}",
     ];
     prop_oneof![
@@ -343,6 +344,7 @@ proptest! {
         xff in proptest::collection::vec(header_value(), 0..4),
         reported in proptest::option::of(prop_oneof![
             any::<IpAddr>().prop_map(|a| a.to_string()),
+            Just(V.to_string()),
             ".{0,20}",
         ]),
     ) {
