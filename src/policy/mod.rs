@@ -11,9 +11,17 @@
 //!    chain of a trusted proxy; inside `internal_networks` only with `allow_internal_ip`; never in
 //!    `ignore_ip` or outside `allowed_networks`). A reported address that is not believed is not
 //!    an error: the client address is used and [`Resolved::reported_ip_rejected`] says why.
+//!
+//! [`may_trigger_cleanup`] decides, from the socket address alone, who may ask for a cleanup.
+
+mod forwarded;
+#[cfg(test)]
+mod tests;
 
 use crate::config::{Mode, TrackerConfig};
 use crate::netlist::Networks;
+use forwarded::Entry;
+use std::fmt;
 use std::net::IpAddr;
 
 /// The policy's settings, taken from `[TRACKER]`.
@@ -62,7 +70,7 @@ pub struct Resolved {
 }
 
 /// Why a reported `ip=` was not used.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportedIpRejection {
     /// `ignore_reported_ip` is set.
     Ignored,
@@ -108,22 +116,148 @@ impl AddressPolicy {
     }
 }
 
-/// Stub.
-pub fn resolve(
-    _p: &AddressPolicy,
-    _s: IpAddr,
-    _h: &ProxyHeaders<'_>,
-    _r: Option<&str>,
-) -> Result<Resolved, AddressError> {
-    todo!()
-}
-/// Stub.
-pub fn may_trigger_cleanup(_p: &AddressPolicy, _s: IpAddr) -> bool {
-    false
-}
 impl ReportedIpRejection {
-    /// Stub.
+    /// A short text for a `warning message` the client may see; names no address, so it is safe
+    /// to echo to anyone.
     pub fn as_str(&self) -> &'static str {
-        ""
+        match self {
+            ReportedIpRejection::Ignored => "reported ip ignored: this tracker does not use ip=",
+            ReportedIpRejection::Invalid => "reported ip ignored: not an IPv4 or IPv6 address",
+            ReportedIpRejection::NotVerified => {
+                "reported ip ignored: not verified by a trusted proxy"
+            }
+            ReportedIpRejection::Internal => "reported ip ignored: internal address",
+            ReportedIpRejection::NotAllowed => "reported ip ignored: address not allowed",
+        }
     }
+}
+
+impl fmt::Display for ReportedIpRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Finds the client and peer addresses of one request, or refuses it (see the module doc).
+///
+/// `socket` is the TCP peer address; `reported_ip` is the raw `ip=` query value. Pure and cheap:
+/// it runs on every announce, and allocates nothing.
+pub fn resolve(
+    policy: &AddressPolicy,
+    socket: IpAddr,
+    headers: &ProxyHeaders<'_>,
+    reported_ip: Option<&str>,
+) -> Result<Resolved, AddressError> {
+    let socket = socket.to_canonical();
+    // Headers are believed only from a trusted proxy; anyone bypassing it is recorded (and
+    // refused, if need be) by the address that really connected.
+    let via_trusted_proxy = policy.mode == Mode::Proxy && policy.trusted_proxies.contains(&socket);
+    let client = if via_trusted_proxy {
+        client_from_headers(policy, headers).ok_or(AddressError::NoProxyHeader)?
+    } else {
+        socket
+    };
+
+    if policy.ignore_ip.contains(&client) {
+        return Err(AddressError::Ignored(client));
+    }
+    if !is_allowed(policy, client) {
+        return Err(AddressError::NotAllowed(client));
+    }
+
+    let verifying_chain: &[&[u8]] = if via_trusted_proxy {
+        &headers.x_forwarded_for
+    } else {
+        &[]
+    };
+    let (peer, reported_ip_rejected) = match reported_ip {
+        None => (client, None),
+        Some(text) => match judge_reported(policy, text, verifying_chain) {
+            Ok(ip) => (ip, None),
+            Err(reason) => (client, Some(reason)),
+        },
+    };
+    Ok(Resolved {
+        client,
+        peer,
+        reported_ip_rejected,
+    })
+}
+
+/// True when the request may trigger a cleanup: its socket address is loopback or a trusted
+/// proxy. Headers are never consulted: a forged `X-Forwarded-For: 127.0.0.1` must not count, and
+/// the Python retracker's `?gc` from anyone must not come back.
+pub fn may_trigger_cleanup(policy: &AddressPolicy, socket: IpAddr) -> bool {
+    let socket = socket.to_canonical();
+    socket.is_loopback() || policy.trusted_proxies.contains(&socket)
+}
+
+/// The client address a trusted proxy vouches for, if it sent a usable one.
+fn client_from_headers(policy: &AddressPolicy, headers: &ProxyHeaders<'_>) -> Option<IpAddr> {
+    if policy.use_x_real_ip {
+        if let Some(Entry::Addr(ip)) = headers.x_real_ip.map(forwarded::parse_entry) {
+            return Some(ip);
+        }
+    }
+    if policy.use_x_forwarded_for {
+        return walk_forwarded_for(&policy.trusted_proxies, &headers.x_forwarded_for);
+    }
+    None
+}
+
+/// The right-most `X-Forwarded-For` entry that is not a trusted proxy.
+///
+/// Only entries right of (and including) the first untrusted one were written by proxies we
+/// trust; everything further left is whatever the client chose to send, which is why the
+/// left-most entry (the Python retracker's choice) is spoofable.
+fn walk_forwarded_for(trusted: &Networks, values: &[&[u8]]) -> Option<IpAddr> {
+    let mut last_trusted = None;
+    for raw in forwarded::entries_right_to_left(values) {
+        match forwarded::parse_entry(raw) {
+            Entry::Empty => {}
+            Entry::Addr(ip) if !trusted.contains(&ip) => return Some(ip),
+            Entry::Addr(ip) => last_trusted = Some(ip),
+            // Junk left of a trusted hop was written by the client itself: nothing beyond it can
+            // be believed, so the last hop we could vouch for is the best answer.
+            Entry::Junk => break,
+        }
+    }
+    last_trusted
+}
+
+/// The address to store for the peer when `ip=` is reported, or why it is not believed.
+/// `chain` holds the `X-Forwarded-For` values of a trusted proxy, empty otherwise.
+fn judge_reported(
+    policy: &AddressPolicy,
+    text: &str,
+    chain: &[&[u8]],
+) -> Result<IpAddr, ReportedIpRejection> {
+    if policy.ignore_reported_ip {
+        return Err(ReportedIpRejection::Ignored);
+    }
+    let ip = forwarded::parse_reported(text).ok_or(ReportedIpRejection::Invalid)?;
+    if policy.verify_reported_ip && !in_chain(chain, ip) {
+        return Err(ReportedIpRejection::NotVerified);
+    }
+    if policy.internal_networks.contains(&ip) && !policy.allow_internal_ip {
+        return Err(ReportedIpRejection::Internal);
+    }
+    // Otherwise `ip=` would let a refused host announce through an allowed one.
+    if policy.ignore_ip.contains(&ip) || !is_allowed(policy, ip) {
+        return Err(ReportedIpRejection::NotAllowed);
+    }
+    Ok(ip)
+}
+
+/// True when any entry of the chain is `ip`. As in the PHP retracker, any position counts: an
+/// entry left of the client was added by a proxy in front of the client (e.g. its own LAN's),
+/// which is what verification is for, though the client could have written it itself.
+fn in_chain(chain: &[&[u8]], ip: IpAddr) -> bool {
+    forwarded::entries_right_to_left(chain)
+        .any(|raw| forwarded::parse_entry(raw) == Entry::Addr(ip))
+}
+
+/// `allowed_networks` is a whitelist only when set.
+fn is_allowed(policy: &AddressPolicy, ip: IpAddr) -> bool {
+    policy.allowed_networks.is_empty() || policy.allowed_networks.contains(&ip)
 }
