@@ -176,43 +176,26 @@ async fn reported_ip_follows_the_policy() {
 }
 
 #[tokio::test]
-async fn verify_reported_ip_accepts_an_address_from_the_trusted_chain() {
+async fn verify_reported_ip_believes_only_what_a_trusted_proxy_wrote() {
+    // nginx on 127.0.0.1 and an ISP-side proxy in 10.6/16 are trusted; subscribers are behind both.
     let t = Tracker::start(|c| {
         c.tracker.mode = Mode::Proxy;
         c.tracker.use_x_real_ip = false;
         c.tracker.allow_internal_ip = true;
+        c.tracker.trusted_proxies = "127.0.0.1/32, 10.6.0.0/16".parse().unwrap();
     })
     .await;
     let q = |n: u32, port: u16, extra: &str| format!("/announce?{}", query(&H, n, port, 5, extra));
-    let d = get(
-        t.addr,
-        None,
-        &q(1, 6001, "&ip=10.5.0.1"),
-        &[("X-Forwarded-For", "10.5.0.1, 10.6.0.1")],
-    )
-    .await
-    .dict();
+    // The proxies wrote 10.5.0.1 (the subscriber): believed.
+    let d = get(t.addr, None, &q(1, 6001, "&ip=10.5.0.1"), &[("X-Forwarded-For", "10.5.0.1, 10.6.0.1")]).await.dict();
     assert!(d.str("warning message").is_none(), "{d:?}");
-    let d = get(
-        t.addr,
-        None,
-        &q(3, 6003, "&ip=10.7.7.7"),
-        &[("X-Forwarded-For", "10.6.0.3")],
-    )
-    .await
-    .dict();
-    assert!(d.str("warning message").unwrap().contains("reported ip"));
-    let d = get(
-        t.addr,
-        None,
-        &q(2, 6002, ""),
-        &[("X-Forwarded-For", "10.6.0.2")],
-    )
-    .await
-    .dict();
+    // The client prepended 10.8.8.8 itself and claims it: not believed, its real address is used.
+    let d = get(t.addr, None, &q(3, 6003, "&ip=10.8.8.8"), &[("X-Forwarded-For", "10.8.8.8, 10.5.0.3, 10.6.0.1")]).await.dict();
+    assert!(d.str("warning message").unwrap().contains("not verified"), "{d:?}");
+    let d = get(t.addr, None, &q(2, 6002, ""), &[("X-Forwarded-For", "10.5.0.2")]).await.dict();
     let mut peers: Vec<String> = d.peers4().iter().map(|p| p.to_string()).collect();
     peers.sort();
-    assert_eq!(peers, vec!["10.5.0.1:6001", "10.6.0.3:6003"]);
+    assert_eq!(peers, vec!["10.5.0.1:6001", "10.5.0.3:6003"]);
 }
 
 #[tokio::test]
@@ -237,4 +220,10 @@ async fn cleanup_key_works_from_loopback_only_when_configured() {
         .dict()
         .str("failure reason")
         .is_some());
+    // Behind nginx (a trusted proxy on loopback) the subscriber's address decides, not nginx's.
+    let t = Tracker::start(|c| c.tracker.mode = Mode::Proxy).await;
+    let r = get(t.addr, None, "/announce?gc", &[("X-Real-IP", "10.1.0.5")]).await;
+    assert!(r.dict().str("failure reason").unwrap().contains("cleanup may only be triggered"));
+    let r = get(t.addr, None, "/announce?gc", &[("X-Real-IP", "127.0.0.1")]).await;
+    assert!(String::from_utf8_lossy(&r.body).contains("cleanup done"));
 }

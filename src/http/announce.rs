@@ -16,7 +16,7 @@ pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) ->
         && query_has_key(query, &t.run_gc_key)
         && !query_has_key(query, b"info_hash")
     {
-        return cleanup(t, socket);
+        return cleanup(t, socket, headers);
     }
     match announce(t, socket, headers, query) {
         Ok(body) => reply::bencoded(body),
@@ -114,8 +114,13 @@ pub(super) fn warn_no_proxy_header(socket: IpAddr) {
 }
 
 /// `?<run_gc_key>`: drops expired peers now, for loopback and trusted proxies only.
-fn cleanup(t: &Tracker, socket: IpAddr) -> Response<Vec<u8>> {
-    if !policy::may_trigger_cleanup(&t.policy, socket) {
+fn cleanup(t: &Tracker, socket: IpAddr, headers: &HeaderMap) -> Response<Vec<u8>> {
+    // Through a trusted proxy the socket is always trusted, so the client behind it must be too:
+    // otherwise every subscriber behind nginx could trigger it.
+    let client = policy::resolve(&t.policy, socket, &proxy_headers(t, headers), None).map(|r| r.client);
+    let allowed = policy::may_trigger_cleanup(&t.policy, socket)
+        && client.is_ok_and(|c| policy::may_trigger_cleanup(&t.policy, c));
+    if !allowed {
         return reply::failure(&RequestError::CleanupNotAllowed.to_string());
     }
     let report = t.store.cleanup(unix_now().saturating_sub(t.peer_expiry));

@@ -7,8 +7,8 @@
 //!    else are ignored. IPv4-mapped IPv6 is normalised to IPv4.
 //! 2. `ignore_ip` refuses, then `allowed_networks` (when not empty) must contain the client.
 //! 3. the *peer address*: the client address, unless `ip=` is reported and believed
-//!    (not `ignore_reported_ip`; with `verify_reported_ip` only if it is in the `X-Forwarded-For`
-//!    chain of a trusted proxy; inside `internal_networks` only with `allow_internal_ip`; never in
+//!    (not `ignore_reported_ip`; with `verify_reported_ip` only if a trusted proxy wrote it into
+//!    `X-Forwarded-For`: the client or a trusted hop, never an entry the client added itself; inside `internal_networks` only with `allow_internal_ip`; never in
 //!    `ignore_ip` or outside `allowed_networks`). A reported address that is not believed is not
 //!    an error: the client address is used and [`Resolved::reported_ip_rejected`] says why.
 //!
@@ -236,7 +236,7 @@ fn judge_reported(
         return Err(ReportedIpRejection::Ignored);
     }
     let ip = forwarded::parse_reported(text).ok_or(ReportedIpRejection::Invalid)?;
-    if policy.verify_reported_ip && !in_chain(chain, ip) {
+    if policy.verify_reported_ip && !in_chain(&policy.trusted_proxies, chain, ip) {
         return Err(ReportedIpRejection::NotVerified);
     }
     if policy.internal_networks.contains(&ip) && !policy.allow_internal_ip {
@@ -249,12 +249,20 @@ fn judge_reported(
     Ok(ip)
 }
 
-/// True when any entry of the chain is `ip`. As in the PHP retracker, any position counts: an
-/// entry left of the client was added by a proxy in front of the client (e.g. its own LAN's),
-/// which is what verification is for, though the client could have written it itself.
-fn in_chain(chain: &[&[u8]], ip: IpAddr) -> bool {
-    forwarded::entries_right_to_left(chain)
-        .any(|raw| forwarded::parse_entry(raw) == Entry::Addr(ip))
+/// True when `ip` is an entry that a trusted proxy wrote: walking from the right, every trusted
+/// hop up to and including the first untrusted entry (the client). Entries further left are
+/// whatever the client sent, so counting them would let a client vouch for its own forged
+/// `ip=` by adding it to `X-Forwarded-For` (the spoofing this check exists to stop).
+fn in_chain(trusted: &Networks, chain: &[&[u8]], ip: IpAddr) -> bool {
+    for raw in forwarded::entries_right_to_left(chain) {
+        match forwarded::parse_entry(raw) {
+            Entry::Empty => {}
+            Entry::Addr(a) if a == ip => return true,
+            Entry::Addr(a) if trusted.contains(&a) => {}
+            Entry::Addr(_) | Entry::Junk => return false,
+        }
+    }
+    false
 }
 
 /// `allowed_networks` is a whitelist only when set.
