@@ -13,7 +13,7 @@ pub mod error;
 pub mod query;
 pub mod scrape;
 
-pub use error::ProtocolError;
+pub use error::{encode_failure, ProtocolError};
 
 /// A v1 info hash, or a v2 hash truncated to 20 bytes, as clients announce it.
 pub type InfoHash = [u8; 20];
