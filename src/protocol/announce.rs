@@ -9,8 +9,9 @@
 //! - BEP 24, "Tracker Returns External IP": `external ip`, 4 or 16 raw bytes;
 //! - BEP 21, "Extension for partial seeds": `event=paused` is accepted.
 //!
-//! The de-facto keys `min interval`, `complete`, `incomplete`, `downloaded` and
-//! `warning message` (BEP 3 errata, BEP 48 field names) are written too.
+//! The response also carries `min interval`, `complete`, `incomplete`, `downloaded` and
+//! `warning message`: in no BEP's announce section, but sent by mainstream trackers and read by
+//! every client (the three counters use the names BEP 48 gives them in scrape responses).
 //!
 //! [`parse_announce`] returns these [`ProtocolError`]s: `QueryTooLong`, `Missing`,
 //! `InvalidPercentEncoding`, `WrongLength`, `InvalidPort`, `InvalidInteger`, `IntegerTooLarge`,
@@ -18,8 +19,8 @@
 //!
 //! Parsing is the hottest code in the tracker: it makes one pass over the query, decodes
 //! `info_hash` and `peer_id` straight into arrays and hashes `key` as a stream; it allocates only
-//! for `ip=` (which it must return as a `String`) and for escaped numeric values, which no real
-//! client sends. The encoder appends to the caller's buffer with no intermediate allocation.
+//! for `ip=` (which it must return as a `String`) and for percent-escaped values of the short
+//! parameters (`port`, `left`, `event`, ...), which no real client sends. The encoder appends to the caller's buffer with no intermediate allocation.
 
 use super::bencode::{write_bytes, write_bytes_header, write_int};
 use super::query::{
@@ -71,9 +72,10 @@ pub struct AnnounceRequest {
     pub no_peer_id: bool,
     /// Peers wanted; `None` when absent.
     pub numwant: Option<u32>,
-    /// 64-bit FNV-1a of the raw `key` bytes; `None` when absent.
+    /// 64-bit FNV-1a ([`key_hash`]) of the decoded `key` bytes; `None` when absent or empty.
     pub key: Option<u64>,
-    /// `ip=` as the client sent it (lossy UTF-8); the policy decides whether to believe it.
+    /// `ip=` as the client sent it (lossy UTF-8); `None` when absent or empty. The policy decides
+    /// whether to believe it.
     pub ip: Option<String>,
 }
 
