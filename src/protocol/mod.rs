@@ -5,7 +5,14 @@
 //!   (`peers6`) and BEP 24 (`external ip`);
 //! - [`scrape`]: BEP 48 scrape requests and responses;
 //! - [`bencode`]: the small bencode writer the encoders share (checked against serde_bencode);
-//! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client.
+//! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client,
+//!   and [`encode_failure`] (BEP 3), which sends it.
+//!
+//! Parsers take the raw query string (without `?`) and reject anything longer than
+//! [`query::MAX_QUERY_BYTES`] before looking at it; encoders append to a caller-owned `Vec<u8>`
+//! so one buffer can serve every response of a connection. The encoders are checked byte for byte
+//! against `serde_bencode`, and the parsers against requests captured from real clients
+//! (`tests/protocol.rs`, `tests/protocol/`).
 
 pub mod announce;
 pub mod bencode;
@@ -13,7 +20,7 @@ pub mod error;
 pub mod query;
 pub mod scrape;
 
-pub use error::ProtocolError;
+pub use error::{encode_failure, ProtocolError};
 
 /// A v1 info hash, or a v2 hash truncated to 20 bytes, as clients announce it.
 pub type InfoHash = [u8; 20];
