@@ -94,6 +94,13 @@ pub fn init(cfg: &LoggingConfig) -> Result<LogGuard, LogInitError> {
             "retracker: logging is off: console_output is false and log_file is empty"
         );
     }
+    // Checked first so that a second call does not truncate (`clear_on_start`) or open the file
+    // that the installed subscriber is writing.
+    if tracing::dispatcher::has_been_set() {
+        return Err(LogInitError::AlreadyInstalled(
+            "a global subscriber is already installed".into(),
+        ));
+    }
     let (subscriber, guard) = build(cfg)?;
     subscriber
         .try_init()
