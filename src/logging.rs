@@ -23,6 +23,9 @@
 //! records (r2d2) are captured too. Tests use [`build`] with `tracing::subscriber::with_default`.
 
 mod rotating;
+mod throttle;
+
+pub use throttle::Throttle;
 
 pub use rotating::RotatingFileWriter;
 

@@ -162,7 +162,10 @@ async fn accept_loop<F>(
                 Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::debug!("accept failed: {e}");
+                    static THROTTLE: crate::logging::Throttle = crate::logging::Throttle::new(60);
+                    if THROTTLE.ready() {
+                        tracing::warn!("accepting connections fails: {e} (logged at most once a minute)");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

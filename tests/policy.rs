@@ -187,12 +187,36 @@ async fn verify_reported_ip_believes_only_what_a_trusted_proxy_wrote() {
     .await;
     let q = |n: u32, port: u16, extra: &str| format!("/announce?{}", query(&H, n, port, 5, extra));
     // The proxies wrote 10.5.0.1 (the subscriber): believed.
-    let d = get(t.addr, None, &q(1, 6001, "&ip=10.5.0.1"), &[("X-Forwarded-For", "10.5.0.1, 10.6.0.1")]).await.dict();
+    let d = get(
+        t.addr,
+        None,
+        &q(1, 6001, "&ip=10.5.0.1"),
+        &[("X-Forwarded-For", "10.5.0.1, 10.6.0.1")],
+    )
+    .await
+    .dict();
     assert!(d.str("warning message").is_none(), "{d:?}");
     // The client prepended 10.8.8.8 itself and claims it: not believed, its real address is used.
-    let d = get(t.addr, None, &q(3, 6003, "&ip=10.8.8.8"), &[("X-Forwarded-For", "10.8.8.8, 10.5.0.3, 10.6.0.1")]).await.dict();
-    assert!(d.str("warning message").unwrap().contains("not verified"), "{d:?}");
-    let d = get(t.addr, None, &q(2, 6002, ""), &[("X-Forwarded-For", "10.5.0.2")]).await.dict();
+    let d = get(
+        t.addr,
+        None,
+        &q(3, 6003, "&ip=10.8.8.8"),
+        &[("X-Forwarded-For", "10.8.8.8, 10.5.0.3, 10.6.0.1")],
+    )
+    .await
+    .dict();
+    assert!(
+        d.str("warning message").unwrap().contains("not verified"),
+        "{d:?}"
+    );
+    let d = get(
+        t.addr,
+        None,
+        &q(2, 6002, ""),
+        &[("X-Forwarded-For", "10.5.0.2")],
+    )
+    .await
+    .dict();
     let mut peers: Vec<String> = d.peers4().iter().map(|p| p.to_string()).collect();
     peers.sort();
     assert_eq!(peers, vec!["10.5.0.1:6001", "10.5.0.3:6003"]);
@@ -223,7 +247,11 @@ async fn cleanup_key_works_from_loopback_only_when_configured() {
     // Behind nginx (a trusted proxy on loopback) the subscriber's address decides, not nginx's.
     let t = Tracker::start(|c| c.tracker.mode = Mode::Proxy).await;
     let r = get(t.addr, None, "/announce?gc", &[("X-Real-IP", "10.1.0.5")]).await;
-    assert!(r.dict().str("failure reason").unwrap().contains("cleanup may only be triggered"));
+    assert!(r
+        .dict()
+        .str("failure reason")
+        .unwrap()
+        .contains("cleanup may only be triggered"));
     let r = get(t.addr, None, "/announce?gc", &[("X-Real-IP", "127.0.0.1")]).await;
     assert!(String::from_utf8_lossy(&r.body).contains("cleanup done"));
 }

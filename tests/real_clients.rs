@@ -21,16 +21,28 @@ impl Drop for Kill {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn require(tool: &str) {
-    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success();
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .unwrap()
+        .status
+        .success();
     assert!(found, "{tool} is not installed: run the README's test command, which installs aria2 and transmission-cli");
 }
 
 async fn scrape(t: &Tracker, hash: &[u8]) -> (i64, i64, i64) {
-    let d = t.get(&format!("/scrape?info_hash={}", pct(hash))).await.dict();
+    let d = t
+        .get(&format!("/scrape?info_hash={}", pct(hash)))
+        .await
+        .dict();
     match d.dict("files").0.get(hash) {
         Some(serde_bencode::value::Value::Dict(e)) => {
             let e = Dict(e.clone());
@@ -56,16 +68,28 @@ async fn aria2c_downloads_from_transmission_through_the_tracker() {
     }
     let t = Tracker::start(|_| {}).await;
     let work = tempfile::tempdir().unwrap();
-    let (seed_dir, leech_dir, home) = (work.path().join("seed"), work.path().join("leech"), work.path().join("home"));
+    let (seed_dir, leech_dir, home) = (
+        work.path().join("seed"),
+        work.path().join("leech"),
+        work.path().join("home"),
+    );
     for d in [&seed_dir, &leech_dir, &home] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let payload: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let payload: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(seed_dir.join("payload.bin"), &payload).unwrap();
     let torrent = work.path().join("payload.torrent");
     let announce = format!("http://{}/announce", t.addr);
     let ok = Command::new("transmission-create")
-        .args(["-o", torrent.to_str().unwrap(), "-t", &announce, seed_dir.join("payload.bin").to_str().unwrap()])
+        .args([
+            "-o",
+            torrent.to_str().unwrap(),
+            "-t",
+            &announce,
+            seed_dir.join("payload.bin").to_str().unwrap(),
+        ])
         .env("HOME", &home)
         .stdout(Stdio::null())
         .status()
@@ -76,8 +100,21 @@ async fn aria2c_downloads_from_transmission_through_the_tracker() {
     let seed_port = free_port();
     let _seeder = Kill(
         Command::new("transmission-cli")
-            .args(["-g", home.join("tr").to_str().unwrap(), "-w", seed_dir.to_str().unwrap()])
-            .args(["-p", &seed_port.to_string(), "-u", "-1", "-d", "-1", torrent.to_str().unwrap()])
+            .args([
+                "-g",
+                home.join("tr").to_str().unwrap(),
+                "-w",
+                seed_dir.to_str().unwrap(),
+            ])
+            .args([
+                "-p",
+                &seed_port.to_string(),
+                "-u",
+                "-1",
+                "-d",
+                "-1",
+                torrent.to_str().unwrap(),
+            ])
             .env("HOME", &home)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -86,21 +123,45 @@ async fn aria2c_downloads_from_transmission_through_the_tracker() {
     );
     let start = Instant::now();
     while scrape(&t, &hash).await.0 < 1 {
-        assert!(start.elapsed() < Duration::from_secs(60), "transmission never announced as a seeder");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "transmission never announced as a seeder"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     let leech_port = free_port();
     let leecher = Command::new("aria2c")
-        .args(["--dir", leech_dir.to_str().unwrap(), "--seed-time=0", "--enable-dht=false"])
-        .args(["--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false"])
-        .args(["--listen-port", &leech_port.to_string(), "--bt-stop-timeout=90", "--console-log-level=warn"])
-        .args(["--summary-interval=0", "--check-certificate=false", torrent.to_str().unwrap()])
+        .args([
+            "--dir",
+            leech_dir.to_str().unwrap(),
+            "--seed-time=0",
+            "--enable-dht=false",
+        ])
+        .args([
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+        ])
+        .args([
+            "--listen-port",
+            &leech_port.to_string(),
+            "--bt-stop-timeout=90",
+            "--console-log-level=warn",
+        ])
+        .args([
+            "--summary-interval=0",
+            "--check-certificate=false",
+            torrent.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = tokio::task::spawn_blocking(move || leecher.wait_with_output()).await.unwrap().unwrap();
+    let out = tokio::task::spawn_blocking(move || leecher.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         out.status.success(),
         "aria2c failed: {}\n{}",
@@ -109,7 +170,11 @@ async fn aria2c_downloads_from_transmission_through_the_tracker() {
     );
     let got = std::fs::read(leech_dir.join("payload.bin")).unwrap();
     use sha1::{Digest, Sha1};
-    assert_eq!(Sha1::digest(&got), Sha1::digest(&payload), "downloaded file differs");
+    assert_eq!(
+        Sha1::digest(&got),
+        Sha1::digest(&payload),
+        "downloaded file differs"
+    );
 
     // aria2 finishes by announcing left=0 (stopped, without `completed`): one download counted,
     // the seeder still there, the leecher gone.

@@ -2,13 +2,13 @@
 
 use super::error::RequestError;
 use super::{reply, unix_now, Tracker};
+use crate::logging::Throttle;
 use crate::policy::{self, AddressError, ProxyHeaders};
 use crate::protocol::announce::{encode_announce, parse_announce, AnnounceResponse};
 use crate::protocol::query::query_has_key;
 use crate::swarm::{Announce, AnnounceOutcome};
 use http::{HeaderMap, Response, StatusCode};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Answers one announce request.
 pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Response<Vec<u8>> {
@@ -99,14 +99,8 @@ pub(super) fn proxy_headers<'a>(t: &Tracker, headers: &'a HeaderMap) -> ProxyHea
 
 /// A misconfigured proxy would log this on every request: once a minute is enough to notice.
 pub(super) fn warn_no_proxy_header(socket: IpAddr) {
-    static LAST: AtomicU32 = AtomicU32::new(0);
-    let now = unix_now();
-    let last = LAST.load(Ordering::Relaxed);
-    if now.saturating_sub(last) >= 60
-        && LAST
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
+    static THROTTLE: Throttle = Throttle::new(60);
+    if THROTTLE.ready() {
         tracing::warn!(
             "trusted proxy {socket} sent no usable X-Real-IP or X-Forwarded-For header; check the proxy configuration (logged at most once a minute)"
         );
@@ -117,7 +111,8 @@ pub(super) fn warn_no_proxy_header(socket: IpAddr) {
 fn cleanup(t: &Tracker, socket: IpAddr, headers: &HeaderMap) -> Response<Vec<u8>> {
     // Through a trusted proxy the socket is always trusted, so the client behind it must be too:
     // otherwise every subscriber behind nginx could trigger it.
-    let client = policy::resolve(&t.policy, socket, &proxy_headers(t, headers), None).map(|r| r.client);
+    let client =
+        policy::resolve(&t.policy, socket, &proxy_headers(t, headers), None).map(|r| r.client);
     let allowed = policy::may_trigger_cleanup(&t.policy, socket)
         && client.is_ok_and(|c| policy::may_trigger_cleanup(&t.policy, c));
     if !allowed {
