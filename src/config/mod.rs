@@ -8,6 +8,9 @@
 
 pub mod keys;
 pub mod load;
+mod suggest;
+mod syntax;
+mod value;
 
 pub use load::{load_file, load_str, ConfigError, Loaded};
 
