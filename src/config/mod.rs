@@ -5,14 +5,18 @@
 //! environment overrides, validates every value and returns a [`Config`] plus warnings about
 //! unknown sections and keys. Errors are [`ConfigError`]: they name the file (or environment
 //! variable), section, key, value and what is expected; the binary exits with status 2 on them.
+//!
+//! Inside: `syntax` turns text into sections of pairs, `value` parses one value per form,
+//! `build` assembles and cross-checks the [`Config`], `suggest` finds "did you mean" names.
 
+mod build;
 pub mod keys;
 pub mod load;
 mod suggest;
 mod syntax;
 mod value;
 
-pub use load::{load_file, load_str, ConfigError, Loaded};
+pub use load::{env_warnings, load_file, load_str, load_with_env, ConfigError, Loaded};
 
 use crate::netlist::Networks;
 use std::net::IpAddr;
