@@ -1,5 +1,495 @@
-//! (in progress)
-/// Stub.
-pub fn render(_c: &super::Config) -> String {
-    String::new()
+//! The registry: every configuration key, once, with its section, default (as INI text), doc line,
+//! value form and how to show it back from a [`Config`].
+//!
+//! Everything else reads this table: the loader takes defaults and the "expected ..." wording from
+//! it, `config/config.ini` is generated from it, and [`render`](super::render::render) prints the
+//! effective settings through each key's [`Key::show`]. A default is written nowhere else.
+
+use super::{Config, DbKind, LogFormat, LogLevel, Mode};
+
+/// What a value must look like: decides validation and the wording of "expected ...".
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Form {
+    /// Any text; empty keeps the meaning the key's doc line gives it.
+    Text,
+    /// A file path; whether empty is allowed is up to the key (doc line).
+    Path,
+    /// What Python's configparser accepts: `1/yes/true/on`, `0/no/false/off`, any case.
+    Bool,
+    /// A whole number from `min` to `max`.
+    Int {
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value; `u64::MAX` means "no upper limit".
+        max: u64,
+    },
+    /// A number greater than 0 and at most `max`, fractions allowed.
+    Positive {
+        /// Largest accepted value.
+        max: f64,
+    },
+    /// One of these words, any case; synonyms are listed next to each other.
+    Choice(&'static [&'static str]),
+    /// `full`, `compact`, `json`, or a Python logging format string (contains `%(`).
+    LogFormat,
+    /// One or more IP addresses separated by commas or spaces; `localhost` is 127.0.0.1.
+    Hosts,
+    /// CIDR networks or addresses separated by commas or spaces; may be empty.
+    Networks,
+    /// Letters, digits, `_`, `-` and `.` only, because it is matched as a URL query key; may be empty.
+    Token,
+    /// One word of letters, digits, `_` and `-`, compared in lower case.
+    Word,
+}
+
+impl Form {
+    /// The "expected ..." wording shared by error messages and `config/config.ini`.
+    pub fn expected(&self) -> String {
+        match self {
+            Form::Text => "any text".into(),
+            Form::Path => "a file path".into(),
+            Form::Bool => "true or false (also yes/no, on/off, 1/0, any case)".into(),
+            Form::Int { min, max: u64::MAX } => format!("an integer of {min} or more"),
+            Form::Int { min, max } => format!("an integer from {min} to {max}"),
+            Form::Positive { max } => {
+                format!("a number greater than 0 and at most {max} (fractions allowed)")
+            }
+            Form::Choice(words) => format!("one of {} (any case)", words.join(", ")),
+            Form::LogFormat => {
+                "full, compact, json, or a Python logging format string (any text with %( in it)"
+                    .into()
+            }
+            Form::Hosts => {
+                "one or more IP addresses separated by commas or spaces (localhost = 127.0.0.1)"
+                    .into()
+            }
+            Form::Networks => {
+                "IP networks (CIDR) or addresses separated by commas or spaces, or nothing".into()
+            }
+            Form::Token => "letters, digits, _, - and . only, or nothing".into(),
+            Form::Word => "one word of letters, digits, _ and -".into(),
+        }
+    }
+}
+
+/// One `[SECTION]` of the file.
+#[derive(Debug)]
+pub struct Section {
+    /// Name as written in the example file (matched in any case).
+    pub name: &'static str,
+    /// One line for the example file's section header comment.
+    pub doc: &'static str,
+}
+
+/// The sections, in file order.
+pub static SECTIONS: &[Section] = &[
+    Section {
+        name: "FLASK",
+        doc: "Web UI sessions (the section name comes from the Python retracker, a Flask app).",
+    },
+    Section {
+        name: "LOGGING",
+        doc: "Where and how much to log.",
+    },
+    Section {
+        name: "TRACKER",
+        doc: "The HTTP listener, how client addresses are found, and what announces get back.",
+    },
+    Section {
+        name: "CACHE",
+        doc: "Kept for Python retracker configs: swarms always live in memory here.",
+    },
+    Section {
+        name: "DB",
+        doc: "Persistence of swarms across restarts.",
+    },
+    Section {
+        name: "STATS",
+        doc: "The stats page account.",
+    },
+];
+
+/// One configuration key.
+#[derive(Debug)]
+pub struct Key {
+    /// Section name, as in [`SECTIONS`].
+    pub section: &'static str,
+    /// Key name as written in the example file (matched in any case).
+    pub name: &'static str,
+    /// Default value, as INI text.
+    pub default: &'static str,
+    /// One line for operators, including what an empty value means where empty is allowed.
+    pub doc: &'static str,
+    /// What the value must look like.
+    pub form: Form,
+    /// Never printed: masked by `render` and in messages.
+    pub secret: bool,
+    /// The effective value of this key in a [`Config`], as INI text that loads back to it.
+    pub show: fn(&Config) -> String,
+}
+
+impl Key {
+    /// The environment variable that overrides this key: `RETRACKER_<SECTION>_<KEY>`.
+    pub fn env_var(&self) -> String {
+        format!("RETRACKER_{}_{}", self.section, self.name).to_ascii_uppercase()
+    }
+
+    /// True when this is the key `[section] name`, compared in any case.
+    pub fn is(&self, section: &str, name: &str) -> bool {
+        self.section.eq_ignore_ascii_case(section) && self.name.eq_ignore_ascii_case(name)
+    }
+}
+
+/// Builds a non-secret [`Key`]; keeps the table below one line per field.
+const fn key(
+    section: &'static str,
+    name: &'static str,
+    default: &'static str,
+    form: Form,
+    doc: &'static str,
+    show: fn(&Config) -> String,
+) -> Key {
+    Key {
+        section,
+        name,
+        default,
+        doc,
+        form,
+        secret: false,
+        show,
+    }
+}
+
+/// Marks a key as secret.
+const fn secret(key: Key) -> Key {
+    Key {
+        secret: true,
+        ..key
+    }
+}
+
+/// Shows a boolean the way the defaults are written.
+fn yes_no(b: bool) -> String {
+    if b { "true" } else { "false" }.into()
+}
+
+/// Every key, grouped by section in [`SECTIONS`] order.
+#[rustfmt::skip] // One key per block reads better than rustfmt's one argument per line.
+pub static KEYS: &[Key] = &[
+    secret(key(
+        "FLASK", "secret_key", "", Form::Text,
+        "Secret that signs web UI sessions; empty = generate one and keep it in the database.",
+        |c| c.flask.secret_key.clone(),
+    )),
+    key(
+        "LOGGING", "log_file", "logs/retracker.log", Form::Path,
+        "Log file, rotated by size; empty = no log file.",
+        |c| c.logging.log_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+    ),
+    key(
+        "LOGGING", "level", "INFO",
+        Form::Choice(&["trace", "debug", "info", "warning", "warn", "error", "critical"]),
+        "Most verbose level written; critical is the same as error.",
+        |c| match c.logging.level {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARNING",
+            LogLevel::Error => "ERROR",
+        }
+        .into(),
+    ),
+    key(
+        "LOGGING", "format", "full", Form::LogFormat,
+        "Line layout; a Python format string such as %(asctime)s - %(message)s means full.",
+        |c| match c.logging.format {
+            LogFormat::Full => "full",
+            LogFormat::Compact => "compact",
+            LogFormat::Json => "json",
+        }
+        .into(),
+    ),
+    key(
+        "LOGGING", "console_output", "true", Form::Bool,
+        "Also log to standard error.",
+        |c| yes_no(c.logging.console_output),
+    ),
+    key(
+        "LOGGING", "max_bytes", "5242880", Form::Int { min: 0, max: u64::MAX },
+        "Rotate the log file when it would grow past this many bytes; 0 = never rotate.",
+        |c| c.logging.max_bytes.to_string(),
+    ),
+    key(
+        "LOGGING", "backup_count", "5", Form::Int { min: 0, max: 1000 },
+        "Rotated files kept (log_file.1 .. log_file.N); 0 = never rotate.",
+        |c| c.logging.backup_count.to_string(),
+    ),
+    key(
+        "LOGGING", "clear_on_start", "false", Form::Bool,
+        "Empty the log file at start.",
+        |c| yes_no(c.logging.clear_on_start),
+    ),
+    key(
+        "TRACKER", "host", "0.0.0.0", Form::Hosts,
+        "Addresses to listen on, one listener each (0.0.0.0 = every IPv4 address, :: = every IPv6 one).",
+        |c| c.tracker.host.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+    ),
+    key(
+        "TRACKER", "port", "8080", Form::Int { min: 0, max: 65535 },
+        "HTTP port; 0 = pick a free port.",
+        |c| c.tracker.port.to_string(),
+    ),
+    key(
+        "TRACKER", "mode", "direct", Form::Choice(&["direct", "proxy"]),
+        "direct: the client is the socket's peer; proxy: behind nginx, the client comes from its headers.",
+        |c| match c.tracker.mode {
+            Mode::Direct => "direct",
+            Mode::Proxy => "proxy",
+        }
+        .into(),
+    ),
+    key(
+        "TRACKER", "trusted_proxies", "127.0.0.1/32, ::1/128", Form::Networks,
+        "Proxies whose X-Real-IP / X-Forwarded-For headers are believed in proxy mode; empty = none.",
+        |c| c.tracker.trusted_proxies.to_string(),
+    ),
+    key(
+        "TRACKER", "use_x_real_ip", "true", Form::Bool,
+        "In proxy mode, take the client address from X-Real-IP first.",
+        |c| yes_no(c.tracker.use_x_real_ip),
+    ),
+    key(
+        "TRACKER", "use_x_forwarded_for", "true", Form::Bool,
+        "In proxy mode, take the right-most X-Forwarded-For entry that is not a trusted proxy.",
+        |c| yes_no(c.tracker.use_x_forwarded_for),
+    ),
+    key(
+        "TRACKER", "announce_interval", "1800", Form::Int { min: 1, max: 604_800 },
+        "Seconds between announces asked of clients (interval).",
+        |c| c.tracker.announce_interval.to_string(),
+    ),
+    key(
+        "TRACKER", "min_interval", "0", Form::Int { min: 0, max: 604_800 },
+        "Seconds a client must wait between announces (min interval); 0 = half of announce_interval.",
+        |c| c.tracker.min_interval.to_string(),
+    ),
+    key(
+        "TRACKER", "peer_expire_factor", "2", Form::Positive { max: 100.0 },
+        "A peer silent for announce_interval times this factor is dropped.",
+        |c| c.tracker.peer_expire_factor.to_string(),
+    ),
+    key(
+        "TRACKER", "ignore_reported_ip", "false", Form::Bool,
+        "Never use the ip= address a client reports.",
+        |c| yes_no(c.tracker.ignore_reported_ip),
+    ),
+    key(
+        "TRACKER", "verify_reported_ip", "true", Form::Bool,
+        "Use ip= only when it also appears in the X-Forwarded-For chain of a trusted proxy.",
+        |c| yes_no(c.tracker.verify_reported_ip),
+    ),
+    key(
+        "TRACKER", "allow_internal_ip", "false", Form::Bool,
+        "Accept an ip= inside internal_networks.",
+        |c| yes_no(c.tracker.allow_internal_ip),
+    ),
+    key(
+        "TRACKER", "internal_networks",
+        "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, fc00::/7, fe80::/10, ::1/128",
+        Form::Networks,
+        "Networks counted as internal for allow_internal_ip; empty = none.",
+        |c| c.tracker.internal_networks.to_string(),
+    ),
+    key(
+        "TRACKER", "ignore_ip", "", Form::Networks,
+        "Clients refused outright, also as a reported ip=; empty = none.",
+        |c| c.tracker.ignore_ip.to_string(),
+    ),
+    key(
+        "TRACKER", "allowed_networks", "", Form::Networks,
+        "Only these networks may announce; empty = everyone.",
+        |c| c.tracker.allowed_networks.to_string(),
+    ),
+    key(
+        "TRACKER", "numwant", "50", Form::Int { min: 1, max: 5000 },
+        "Peers returned when the client asks for no number; at most max_numwant.",
+        |c| c.tracker.numwant.to_string(),
+    ),
+    key(
+        "TRACKER", "max_numwant", "200", Form::Int { min: 1, max: 5000 },
+        "Most peers returned in one answer, whatever the client asks.",
+        |c| c.tracker.max_numwant.to_string(),
+    ),
+    key(
+        "TRACKER", "run_gc_key", "gc", Form::Token,
+        "Query key that triggers a peer cleanup (from loopback or a trusted proxy only); empty = disabled.",
+        |c| c.tracker.run_gc_key.clone(),
+    ),
+    key(
+        "TRACKER", "peer_cleanup_period", "600", Form::Int { min: 1, max: 86_400 },
+        "Seconds between cleanups of expired peers.",
+        |c| c.tracker.peer_cleanup_period.to_string(),
+    ),
+    key(
+        "TRACKER", "max_scrape_hashes", "64", Form::Int { min: 1, max: 100 },
+        "Most info hashes answered in one scrape.",
+        |c| c.tracker.max_scrape_hashes.to_string(),
+    ),
+    key(
+        "TRACKER", "full_scrape", "false", Form::Bool,
+        "Answer a scrape without info_hash with every torrent.",
+        |c| yes_no(c.tracker.full_scrape),
+    ),
+    key(
+        "CACHE", "type", "memory", Form::Word,
+        "Python retracker cache backend (simple, redis, ...): accepted, but has no effect.",
+        |c| c.cache.kind.clone(),
+    ),
+    key(
+        "DB", "type", "sqlite", Form::Choice(&["sqlite", "sqlite3", "memory", "none"]),
+        "sqlite: keep swarms in the file at path across restarts; memory (or none): no persistence.",
+        |c| match c.db.kind {
+            DbKind::Sqlite => "sqlite",
+            DbKind::Memory => "memory",
+        }
+        .into(),
+    ),
+    key(
+        "DB", "path", "data/retracker.sqlite", Form::Path,
+        "SQLite file, its folder is created; may be empty only with type = memory.",
+        |c| c.db.path.display().to_string(),
+    ),
+    key(
+        "DB", "flush_interval_ms", "1000", Form::Int { min: 10, max: 60_000 },
+        "Most milliseconds between two writes of changed swarms to the database.",
+        |c| c.db.flush_interval_ms.to_string(),
+    ),
+    key(
+        "DB", "pool_size", "4", Form::Int { min: 1, max: 64 },
+        "SQLite connections kept open.",
+        |c| c.db.pool_size.to_string(),
+    ),
+    key(
+        "STATS", "access_username", "admin", Form::Text,
+        "User name for the stats page; needed when access_password is set.",
+        |c| c.stats.access_username.clone(),
+    ),
+    secret(key(
+        "STATS", "access_password", "", Form::Text,
+        "Stats page password, plain or an argon2 PHC hash; empty = stats page disabled.",
+        |c| c.stats.access_password.clone(),
+    )),
+];
+
+/// The key `[section] name`, compared in any case.
+pub fn find(section: &str, name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.is(section, name))
+}
+
+/// The section called `name`, compared in any case.
+pub fn find_section(name: &str) -> Option<&'static Section> {
+    SECTIONS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn keys_are_unique_and_grouped_in_section_order() {
+        let mut seen = HashSet::new();
+        for k in KEYS {
+            assert!(
+                seen.insert((k.section, k.name)),
+                "[{}] {} twice",
+                k.section,
+                k.name
+            );
+            assert!(
+                find_section(k.section).is_some(),
+                "[{}] is not in SECTIONS",
+                k.section
+            );
+            assert_eq!(
+                k.name,
+                k.name.to_ascii_lowercase(),
+                "key names are lower case"
+            );
+        }
+        let order: Vec<usize> = KEYS
+            .iter()
+            .map(|k| SECTIONS.iter().position(|s| s.name == k.section).unwrap())
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] <= w[1]),
+            "keys not grouped by section"
+        );
+        for s in SECTIONS {
+            assert!(
+                KEYS.iter().any(|k| k.section == s.name),
+                "[{}] has no key",
+                s.name
+            );
+        }
+    }
+
+    #[test]
+    fn doc_lines_are_single_lines() {
+        for k in KEYS {
+            assert!(
+                !k.doc.is_empty() && !k.doc.contains('\n'),
+                "[{}] {}",
+                k.section,
+                k.name
+            );
+        }
+        for s in SECTIONS {
+            assert!(!s.doc.is_empty() && !s.doc.contains('\n'), "[{}]", s.name);
+        }
+    }
+
+    #[test]
+    fn env_var_names_are_upper_case_and_unique() {
+        let vars: HashSet<String> = KEYS.iter().map(Key::env_var).collect();
+        assert_eq!(vars.len(), KEYS.len());
+        assert_eq!(
+            find("tracker", "PORT").unwrap().env_var(),
+            "RETRACKER_TRACKER_PORT"
+        );
+        assert_eq!(
+            find("STATS", "access_password").unwrap().env_var(),
+            "RETRACKER_STATS_ACCESS_PASSWORD"
+        );
+    }
+
+    #[test]
+    fn show_gives_back_the_default_text() {
+        // Defaults are written in the canonical form `show` produces, so `render` of the defaults
+        // reads the same as the example file.
+        let defaults = Config::default();
+        for k in KEYS {
+            assert_eq!((k.show)(&defaults), k.default, "[{}] {}", k.section, k.name);
+        }
+    }
+
+    #[test]
+    fn expected_wording() {
+        assert_eq!(
+            Form::Int { min: 0, max: 65535 }.expected(),
+            "an integer from 0 to 65535"
+        );
+        assert_eq!(
+            Form::Int {
+                min: 0,
+                max: u64::MAX
+            }
+            .expected(),
+            "an integer of 0 or more"
+        );
+        assert_eq!(
+            Form::Choice(&["direct", "proxy"]).expected(),
+            "one of direct, proxy (any case)"
+        );
+    }
 }

@@ -5,12 +5,22 @@
 //! environment overrides, validates every value and returns a [`Config`] plus warnings about
 //! unknown sections and keys. Errors are [`ConfigError`]: they name the file (or environment
 //! variable), section, key, value and what is expected; the binary exits with status 2 on them.
+//! [`render`] prints the effective settings for `--check-config`; [`example_ini`] is the text of
+//! the committed `config/config.ini`.
+//!
+//! Inside: `syntax` turns text into sections of pairs, `value` parses one value per form,
+//! `build` assembles and cross-checks the [`Config`], `suggest` finds "did you mean" names.
 
+mod build;
 pub mod keys;
 pub mod load;
+pub mod render;
+mod suggest;
+mod syntax;
+mod value;
 
-pub use keys::render;
-pub use load::{load_file, load_str, ConfigError, Loaded};
+pub use load::{env_warnings, load_file, load_str, load_with_env, ConfigError, Loaded};
+pub use render::{example_ini, render};
 
 use crate::netlist::Networks;
 use std::net::IpAddr;

@@ -1,0 +1,483 @@
+//! The effective text of every key to a validated [`Config`]: each key against its form, then
+//! the checks across keys, then warnings about settings that are valid but likely a mistake.
+//!
+//! The struct literal in [`build`] makes the compiler insist on every field; a debug assertion
+//! insists that every registry key was read, so the table and the struct cannot drift apart.
+
+use super::keys::{self, Form, Key, KEYS};
+use super::load::ConfigError;
+use super::value::{self, Refusal};
+use super::{
+    CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel, LoggingConfig, Mode, StatsConfig,
+    TrackerConfig,
+};
+use crate::netlist::Networks;
+use std::cell::Cell;
+use std::path::PathBuf;
+
+/// Where a key's effective text came from.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Origin {
+    /// The registry default.
+    Default,
+    /// The configuration text.
+    File,
+    /// This environment variable.
+    Env(String),
+}
+
+/// One key's effective text.
+#[derive(Debug)]
+struct Setting {
+    /// The value as given, comment and quotes removed.
+    text: String,
+    /// Where it was given.
+    origin: Origin,
+}
+
+/// The effective text of every registry key (index = position in [`KEYS`]).
+#[derive(Debug)]
+pub(super) struct Settings {
+    /// How the configuration text is named in messages (its path).
+    file: String,
+    /// One per registry key, in registry order.
+    settings: Vec<Setting>,
+    /// Which keys [`build`] has read, to prove none is forgotten.
+    read: Vec<Cell<bool>>,
+}
+
+impl Settings {
+    /// Every key at its default; `file` names the configuration text in messages.
+    pub(super) fn defaults(file: &str) -> Self {
+        Settings {
+            file: file.to_owned(),
+            settings: KEYS
+                .iter()
+                .map(|k| Setting {
+                    text: k.default.to_owned(),
+                    origin: Origin::Default,
+                })
+                .collect(),
+            read: KEYS.iter().map(|_| Cell::new(false)).collect(),
+        }
+    }
+
+    /// Replaces `key`'s text; gives true if the configuration text had already set it.
+    pub(super) fn set(&mut self, key: &'static Key, text: String, origin: Origin) -> bool {
+        let slot = &mut self.settings[index(key)];
+        let again = slot.origin == Origin::File && origin == Origin::File;
+        *slot = Setting { text, origin };
+        again
+    }
+
+    /// How `origin` is named in messages.
+    fn origin_name(&self, origin: &Origin) -> String {
+        match origin {
+            Origin::Default | Origin::File => self.file.clone(),
+            Origin::Env(var) => format!("environment variable {var}"),
+        }
+    }
+
+    /// The key `[section] name`, its text and where the text came from; marks the key read.
+    fn get(&self, section: &str, name: &str) -> (&'static Key, &str, &Origin) {
+        let key = keys::find(section, name)
+            .unwrap_or_else(|| panic!("[{section}] {name} is not in the registry"));
+        let i = index(key);
+        self.read[i].set(true);
+        (key, &self.settings[i].text, &self.settings[i].origin)
+    }
+
+    /// The error for `key`'s value: expected its form, plus `detail` if any.
+    fn refuse(&self, key: &'static Key, detail: Refusal) -> ConfigError {
+        let expected = match detail {
+            Some(d) => format!("{} ({d})", key.form.expected()),
+            None => key.form.expected(),
+        };
+        self.refuse_as(key, expected)
+    }
+
+    /// The error for `key`'s value with an `expected` wording of its own (checks across keys).
+    fn refuse_as(&self, key: &'static Key, expected: String) -> ConfigError {
+        let setting = &self.settings[index(key)];
+        ConfigError::Value {
+            origin: self.origin_name(&setting.origin),
+            section: key.section,
+            key: key.name,
+            value: if key.secret {
+                "(not shown)".into()
+            } else {
+                setting.text.clone()
+            },
+            expected,
+        }
+    }
+
+    /// `name (value)` of another key for cross-key messages, saying where its value came from
+    /// when that is not where `key`'s came from.
+    fn other(&self, key: &'static Key, section: &str, name: &str) -> String {
+        let (other, text, origin) = self.get(section, name);
+        let own = &self.settings[index(key)].origin;
+        match origin {
+            Origin::Default => format!("{} ({text}, the default)", other.name),
+            o if o == own => format!("{} ({text})", other.name),
+            o => format!("{} ({text}, from {})", other.name, self.origin_name(o)),
+        }
+    }
+
+    /// Parses `[section] name` with `parse`, which gets the key's form and its text.
+    fn parse<T>(
+        &self,
+        section: &str,
+        name: &str,
+        parse: impl FnOnce(&Form, &str) -> Result<T, Refusal>,
+    ) -> Result<T, ConfigError> {
+        let (key, text, _) = self.get(section, name);
+        // Values come from a single INI line, but the environment can carry anything; a control
+        // character would break `render`'s output and log lines.
+        if text.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(self.refuse(key, Some("control characters are not allowed".into())));
+        }
+        parse(&key.form, text).map_err(|detail| self.refuse(key, detail))
+    }
+
+    /// A [`Form::Text`] or [`Form::Path`] key, as given.
+    fn text(&self, section: &str, name: &str) -> Result<String, ConfigError> {
+        self.parse(section, name, |form, t| match form {
+            Form::Text | Form::Path => Ok(t.to_owned()),
+            _ => mismatch(section, name),
+        })
+    }
+
+    /// A [`Form::Bool`] key.
+    fn boolean(&self, section: &str, name: &str) -> Result<bool, ConfigError> {
+        self.parse(section, name, |form, t| match form {
+            Form::Bool => value::boolean(t),
+            _ => mismatch(section, name),
+        })
+    }
+
+    /// A [`Form::Int`] key, in the field's integer type.
+    fn int<T: TryFrom<u64>>(&self, section: &str, name: &str) -> Result<T, ConfigError> {
+        self.parse(section, name, |form, t| match form {
+            Form::Int { min, max } => {
+                value::integer(t, *min, *max).and_then(|n| T::try_from(n).map_err(|_| None))
+            }
+            _ => mismatch(section, name),
+        })
+    }
+
+    /// A [`Form::Positive`] key.
+    fn positive(&self, section: &str, name: &str) -> Result<f64, ConfigError> {
+        self.parse(section, name, |form, t| match form {
+            Form::Positive { max } => value::positive(t, *max),
+            _ => mismatch(section, name),
+        })
+    }
+
+    /// A [`Form::Choice`] key: the listed spelling of the word given.
+    fn choice(&self, section: &str, name: &str) -> Result<&'static str, ConfigError> {
+        self.parse(section, name, |form, t| match form {
+            Form::Choice(words) => value::choice(t, words),
+            _ => mismatch(section, name),
+        })
+    }
+
+    /// A [`Form::Networks`] key.
+    fn networks(&self, section: &str, name: &str) -> Result<Networks, ConfigError> {
+        self.parse(section, name, |form, t| match form {
+            Form::Networks => value::networks(t),
+            _ => mismatch(section, name),
+        })
+    }
+
+    /// The error for a listed word that [`build`] does not map: a registry/code mismatch.
+    fn unmapped(&self, section: &str, name: &str) -> ConfigError {
+        let (key, _, _) = self.get(section, name);
+        debug_assert!(false, "[{section}] {name}: a listed word is not mapped");
+        self.refuse(key, None)
+    }
+}
+
+/// Position of `key` in [`KEYS`]; keys are compared by address, as they all live there.
+fn index(key: &'static Key) -> usize {
+    KEYS.iter()
+        .position(|k| std::ptr::eq(k, key))
+        .expect("keys come from the registry")
+}
+
+/// A reader was used on a key of another form: a bug in [`build`], found by any test.
+fn mismatch<T>(section: &str, name: &str) -> Result<T, Refusal> {
+    panic!("[{section}] {name} is read with the wrong form")
+}
+
+/// Builds the configuration from the effective texts; also gives the warnings about valid but
+/// doubtful settings.
+pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> {
+    let config = Config {
+        flask: FlaskConfig {
+            secret_key: s.text("FLASK", "secret_key")?,
+        },
+        logging: LoggingConfig {
+            log_file: Some(s.text("LOGGING", "log_file")?)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            level: match s.choice("LOGGING", "level")? {
+                "trace" => LogLevel::Trace,
+                "debug" => LogLevel::Debug,
+                "info" => LogLevel::Info,
+                "warning" | "warn" => LogLevel::Warn,
+                "error" | "critical" => LogLevel::Error,
+                _ => return Err(s.unmapped("LOGGING", "level")),
+            },
+            format: s.parse("LOGGING", "format", |form, t| match form {
+                Form::LogFormat => value::log_format(t),
+                _ => mismatch("LOGGING", "format"),
+            })?,
+            console_output: s.boolean("LOGGING", "console_output")?,
+            max_bytes: s.int("LOGGING", "max_bytes")?,
+            backup_count: s.int("LOGGING", "backup_count")?,
+            clear_on_start: s.boolean("LOGGING", "clear_on_start")?,
+        },
+        tracker: TrackerConfig {
+            host: s.parse("TRACKER", "host", |form, t| match form {
+                Form::Hosts => value::hosts(t),
+                _ => mismatch("TRACKER", "host"),
+            })?,
+            port: s.int("TRACKER", "port")?,
+            mode: match s.choice("TRACKER", "mode")? {
+                "direct" => Mode::Direct,
+                "proxy" => Mode::Proxy,
+                _ => return Err(s.unmapped("TRACKER", "mode")),
+            },
+            trusted_proxies: s.networks("TRACKER", "trusted_proxies")?,
+            use_x_real_ip: s.boolean("TRACKER", "use_x_real_ip")?,
+            use_x_forwarded_for: s.boolean("TRACKER", "use_x_forwarded_for")?,
+            announce_interval: s.int("TRACKER", "announce_interval")?,
+            min_interval: s.int("TRACKER", "min_interval")?,
+            peer_expire_factor: s.positive("TRACKER", "peer_expire_factor")?,
+            ignore_reported_ip: s.boolean("TRACKER", "ignore_reported_ip")?,
+            verify_reported_ip: s.boolean("TRACKER", "verify_reported_ip")?,
+            allow_internal_ip: s.boolean("TRACKER", "allow_internal_ip")?,
+            internal_networks: s.networks("TRACKER", "internal_networks")?,
+            ignore_ip: s.networks("TRACKER", "ignore_ip")?,
+            allowed_networks: s.networks("TRACKER", "allowed_networks")?,
+            numwant: s.int("TRACKER", "numwant")?,
+            max_numwant: s.int("TRACKER", "max_numwant")?,
+            run_gc_key: s.parse("TRACKER", "run_gc_key", |form, t| match form {
+                Form::Token => value::token(t),
+                _ => mismatch("TRACKER", "run_gc_key"),
+            })?,
+            peer_cleanup_period: s.int("TRACKER", "peer_cleanup_period")?,
+            max_scrape_hashes: s.int("TRACKER", "max_scrape_hashes")?,
+            full_scrape: s.boolean("TRACKER", "full_scrape")?,
+        },
+        cache: CacheConfig {
+            kind: s.parse("CACHE", "type", |form, t| match form {
+                Form::Word => value::word(t),
+                _ => mismatch("CACHE", "type"),
+            })?,
+        },
+        db: DbConfig {
+            kind: match s.choice("DB", "type")? {
+                "sqlite" | "sqlite3" => DbKind::Sqlite,
+                "memory" | "none" => DbKind::Memory,
+                _ => return Err(s.unmapped("DB", "type")),
+            },
+            path: PathBuf::from(s.text("DB", "path")?),
+            flush_interval_ms: s.int("DB", "flush_interval_ms")?,
+            pool_size: s.int("DB", "pool_size")?,
+        },
+        stats: StatsConfig {
+            access_username: s.text("STATS", "access_username")?,
+            access_password: s.text("STATS", "access_password")?,
+        },
+    };
+    debug_assert!(
+        s.read.iter().all(Cell::get),
+        "registry keys never read by build: {:?}",
+        KEYS.iter()
+            .zip(&s.read)
+            .filter(|(_, r)| !r.get())
+            .map(|(k, _)| format!("[{}] {}", k.section, k.name))
+            .collect::<Vec<_>>()
+    );
+    check_across_keys(&config, s)?;
+    let warnings = doubts(&config, s);
+    Ok((config, warnings))
+}
+
+/// Rules that involve two keys; the error is on the first key and names the second.
+fn check_across_keys(c: &Config, s: &Settings) -> Result<(), ConfigError> {
+    let key = |section, name| keys::find(section, name).expect("registry key");
+    let t = &c.tracker;
+    if t.numwant > t.max_numwant {
+        let numwant = key("TRACKER", "numwant");
+        let other = s.other(numwant, "TRACKER", "max_numwant");
+        return Err(s.refuse_as(numwant, format!("at most {other}")));
+    }
+    if t.min_interval > t.announce_interval {
+        let min = key("TRACKER", "min_interval");
+        let other = s.other(min, "TRACKER", "announce_interval");
+        return Err(s.refuse_as(min, format!("0 or at most {other}")));
+    }
+    if c.db.kind == DbKind::Sqlite && c.db.path.as_os_str().is_empty() {
+        let path = key("DB", "path");
+        let other = s.other(path, "DB", "type");
+        return Err(s.refuse_as(path, format!("a file path when {other} is sqlite")));
+    }
+    if !c.stats.access_password.is_empty() && c.stats.access_username.is_empty() {
+        let user = key("STATS", "access_username");
+        return Err(s.refuse_as(user, "a user name when access_password is set".into()));
+    }
+    Ok(())
+}
+
+/// Warnings about valid settings that probably do not do what the operator expects.
+fn doubts(c: &Config, s: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut warn = |section: &str, name: &str, why: &str| {
+        let (key, text, origin) = s.get(section, name);
+        out.push(format!(
+            "{}: [{}] {} = \"{text}\": {why}",
+            s.origin_name(origin),
+            key.section,
+            key.name
+        ));
+    };
+    if !matches!(c.cache.kind.as_str(), "memory" | "simple" | "null") {
+        warn(
+            "CACHE",
+            "type",
+            "swarms are always kept in memory; this key has no effect",
+        );
+    }
+    let t = &c.tracker;
+    if t.mode == Mode::Proxy && t.trusted_proxies.is_empty() {
+        warn(
+            "TRACKER",
+            "mode",
+            "but trusted_proxies is empty, so no proxy header is believed and every client \
+             appears with the proxy's address",
+        );
+    } else if t.mode == Mode::Proxy && !t.use_x_real_ip && !t.use_x_forwarded_for {
+        warn(
+            "TRACKER",
+            "mode",
+            "but use_x_real_ip and use_x_forwarded_for are both off, so every client appears \
+             with the proxy's address",
+        );
+    }
+    if t.peer_expire_factor < 1.0 {
+        warn(
+            "TRACKER",
+            "peer_expire_factor",
+            "below 1, peers are dropped before their next announce is due",
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds from the defaults with these `(section, key, text)` set as if from `test.ini`.
+    fn with(pairs: &[(&str, &str, &str)]) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut s = Settings::defaults("test.ini");
+        for (section, name, text) in pairs {
+            s.set(
+                keys::find(section, name).unwrap(),
+                (*text).into(),
+                Origin::File,
+            );
+        }
+        build(&s)
+    }
+
+    #[test]
+    fn every_listed_choice_word_maps() {
+        for key in KEYS {
+            if let Form::Choice(words) = key.form {
+                for w in words {
+                    assert!(
+                        with(&[(key.section, key.name, w)]).is_ok(),
+                        "[{}] {} = {w}",
+                        key.section,
+                        key.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn synonyms_map_to_the_same_value() {
+        let level = |w| with(&[("LOGGING", "level", w)]).unwrap().0.logging.level;
+        assert_eq!(level("CRITICAL"), LogLevel::Error);
+        assert_eq!(level("Warn"), LogLevel::Warn);
+        assert_eq!(level("WARNING"), LogLevel::Warn);
+        let db = |w| with(&[("DB", "type", w)]).unwrap().0.db.kind;
+        assert_eq!(db("sqlite3"), DbKind::Sqlite);
+        assert_eq!(db("none"), DbKind::Memory);
+    }
+
+    #[test]
+    fn memory_db_may_have_an_empty_path_sqlite_may_not() {
+        assert!(with(&[("DB", "type", "memory"), ("DB", "path", "")]).is_ok());
+        let err = with(&[("DB", "path", "")]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "test.ini: [DB] path = \"\": expected a file path when type (sqlite, the default) is sqlite"
+        );
+    }
+
+    #[test]
+    fn password_needs_a_user_name() {
+        let err = with(&[
+            ("STATS", "access_password", "pw"),
+            ("STATS", "access_username", ""),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("[STATS] access_username = \"\""), "{err}");
+        assert!(!err.contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let err = with(&[("DB", "path", "a\nb")]).unwrap_err().to_string();
+        assert!(err.contains("control characters"), "{err}");
+        assert!(err.contains("a\\nb"), "{err}");
+    }
+
+    #[test]
+    fn doubtful_settings_warn() {
+        let (_, w) = with(&[
+            ("TRACKER", "mode", "proxy"),
+            ("TRACKER", "trusted_proxies", ""),
+        ])
+        .unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("test.ini: [TRACKER] mode = \"proxy\": but trusted_proxies"));
+        let (_, w) = with(&[
+            ("TRACKER", "mode", "proxy"),
+            ("TRACKER", "use_x_real_ip", "no"),
+            ("TRACKER", "use_x_forwarded_for", "off"),
+        ])
+        .unwrap();
+        assert!(w[0].contains("both off"), "{w:?}");
+        let (_, w) = with(&[("TRACKER", "peer_expire_factor", "0.5")]).unwrap();
+        assert!(
+            w[0].contains("[TRACKER] peer_expire_factor = \"0.5\""),
+            "{w:?}"
+        );
+        let (_, w) = with(&[("CACHE", "type", "Redis")]).unwrap();
+        assert!(w[0].contains("[CACHE] type = \"Redis\": swarms"), "{w:?}");
+        for quiet in ["memory", "simple", "null", "SIMPLE"] {
+            assert!(
+                with(&[("CACHE", "type", quiet)]).unwrap().1.is_empty(),
+                "{quiet}"
+            );
+        }
+    }
+}

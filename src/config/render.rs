@@ -1,0 +1,111 @@
+//! INI text from the registry: the effective settings for `retracker --check-config`
+//! ([`render`]) and the committed example `config/config.ini` ([`example_ini`]).
+
+use super::keys::{Key, KEYS, SECTIONS};
+use super::Config;
+
+/// The effective settings as INI text that loads back to `config`, except secrets: they are
+/// written as an empty value with a `(set)` / `(empty)` comment, so pasting this output into a
+/// config file can never make `(set)` a password.
+pub fn render(config: &Config) -> String {
+    let mut out = String::from(
+        "; Effective retracker configuration. Secrets are not shown and load back as empty.\n",
+    );
+    for section in SECTIONS {
+        out.push_str(&format!("\n[{}]\n", section.name));
+        for key in keys_of(section.name) {
+            let value = (key.show)(config);
+            if key.secret {
+                let state = if value.is_empty() { "(empty)" } else { "(set)" };
+                out.push_str(&format!("{} = ; {state}\n", key.name));
+            } else {
+                out.push_str(&line(key.name, &ini_value(&value)));
+            }
+        }
+    }
+    out
+}
+
+/// The example configuration: every key at its default, under its doc line and expected form.
+pub fn example_ini() -> String {
+    let mut out = String::from(
+        "; retracker configuration. Every key is listed with its default value.\n\
+         ;\n\
+         ; Sections and keys are matched in any case; unknown ones are reported and ignored.\n\
+         ; A ; or # after white space starts a comment; to keep one in a value, put the value\n\
+         ; in double quotes: secret_key = \"abc #1\".\n\
+         ; Every key can be overridden by an environment variable RETRACKER_<SECTION>_<KEY>,\n\
+         ; for example RETRACKER_TRACKER_PORT=9000 or RETRACKER_DB_PATH=/var/lib/retracker/db.\n",
+    );
+    for section in SECTIONS {
+        out.push_str(&format!("\n; {}\n[{}]\n", section.doc, section.name));
+        for key in keys_of(section.name) {
+            out.push_str(&format!(
+                "\n; {}\n; Expected: {}.\n",
+                key.doc,
+                key.form.expected()
+            ));
+            out.push_str(&line(key.name, key.default));
+        }
+    }
+    out
+}
+
+/// The keys of one section, in registry order.
+fn keys_of(section: &'static str) -> impl Iterator<Item = &'static Key> {
+    KEYS.iter().filter(move |k| k.section == section)
+}
+
+/// `name = value`, without a trailing space when the value is empty.
+fn line(name: &str, value: &str) -> String {
+    if value.is_empty() {
+        format!("{name} =\n")
+    } else {
+        format!("{name} = {value}\n")
+    }
+}
+
+/// `value` quoted when the loader would otherwise read it differently: surrounding white space,
+/// a leading quote or comment character, or a comment character after white space.
+fn ini_value(value: &str) -> String {
+    let comment_inside = value
+        .char_indices()
+        .any(|(i, c)| matches!(c, ';' | '#') && value[..i].ends_with(char::is_whitespace));
+    let needs_quotes =
+        value.trim() != value || value.starts_with(['"', ';', '#']) || comment_inside;
+    if needs_quotes {
+        format!("\"{value}\"")
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(ini_value("logs/x.log"), "logs/x.log");
+        assert_eq!(ini_value("a;b#c"), "a;b#c");
+        assert_eq!(ini_value(""), "");
+        assert_eq!(ini_value("abc #1"), "\"abc #1\"");
+        assert_eq!(ini_value(" pad"), "\" pad\"");
+        assert_eq!(ini_value(";x"), "\";x\"");
+        assert_eq!(ini_value("\"q\""), "\"\"q\"\"");
+    }
+
+    #[test]
+    fn every_key_appears_once_with_doc_and_expected_form() {
+        let text = example_ini();
+        for key in KEYS {
+            let block = format!(
+                "; {}\n; Expected: {}.\n{} =",
+                key.doc,
+                key.form.expected(),
+                key.name
+            );
+            assert_eq!(text.matches(&block).count(), 1, "{block}");
+        }
+    }
+}
