@@ -71,7 +71,7 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
     let mut listeners = Vec::new();
     for host in &config.tracker.host {
         let addr = SocketAddr::new(*host, config.tracker.port);
-        match tokio::net::TcpListener::bind(addr).await {
+        match server::bind(addr) {
             Ok(l) => listeners.push(l),
             Err(e) => {
                 tracing::error!("cannot listen on {addr}: {e}");

@@ -33,6 +33,22 @@ pub enum ServerError {
     Storage(#[from] StorageError),
 }
 
+/// Binds a listener for `addr`. An IPv6 address is bound IPv6-only, so that `host = 0.0.0.0, ::`
+/// gives one IPv4 and one IPv6 listener on the same port instead of a conflict.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // A restarted tracker must not wait for the old connections' TIME_WAIT to expire.
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// Runs the tracker on `listeners` until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -190,5 +206,19 @@ async fn accept_loop<F>(
                 tracing::debug!("connection from {remote}: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn ipv4_and_ipv6_wildcards_share_a_port() {
+        let v4 = super::bind("0.0.0.0:0".parse().unwrap()).unwrap();
+        let port = v4.local_addr().unwrap().port();
+        let v6 = super::bind(std::net::SocketAddr::new("::".parse().unwrap(), port));
+        assert!(
+            v6.is_ok(),
+            "binding [::]:{port} beside 0.0.0.0:{port}: {v6:?}"
+        );
     }
 }

@@ -591,3 +591,50 @@ fn render_of_the_defaults_loads_back_exactly() {
     assert_eq!(loaded.config, Config::default());
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
+
+/// README's key table, one row per registry key.
+fn readme_table() -> String {
+    let mut t = String::from(
+        "| section | key | default | meaning | accepted values |\n|---|---|---|---|---|\n",
+    );
+    for k in KEYS {
+        let cell = |s: &str| s.replace('|', "\\|");
+        let default = if k.default.is_empty() {
+            "(empty)".to_owned()
+        } else {
+            format!("`{}`", k.default)
+        };
+        t.push_str(&format!(
+            "| `[{}]` | `{}` | {} | {} | {} |\n",
+            k.section,
+            k.name,
+            cell(&default),
+            cell(k.doc),
+            cell(&k.form.expected())
+        ));
+    }
+    t
+}
+
+#[test]
+fn readme_lists_every_key_with_its_default() {
+    let path = crate_path("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let open = readme
+        .find("<!-- config-table")
+        .expect("README has the config-table marker");
+    let body = readme[open..].find("-->\n").unwrap() + open + 4;
+    let close = readme
+        .find("<!-- /config-table -->")
+        .expect("closing marker");
+    let table = readme_table();
+    if std::env::var("RETRACKER_BLESS").as_deref() == Ok("1") {
+        let updated = format!("{}{}{}", &readme[..body], table, &readme[close..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        readme[body..close] == table,
+        "README's key table differs from the registry; run RETRACKER_BLESS=1 cargo test --test config"
+    );
+}
