@@ -1,9 +1,8 @@
 //! `/announce` (BEP 3, 7, 23, 24): parse, resolve the client's address, update the swarm, answer.
 
 use super::error::RequestError;
-use super::{reply, unix_now, Tracker};
-use crate::logging::Throttle;
-use crate::policy::{self, AddressError, ProxyHeaders};
+use super::{answer, reply, resolve_client, unix_now, Tracker};
+use crate::policy;
 use crate::protocol::announce::{encode_announce, parse_announce, AnnounceResponse};
 use crate::protocol::query::query_has_key;
 use crate::swarm::{Announce, AnnounceOutcome};
@@ -18,10 +17,7 @@ pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) ->
     {
         return cleanup(t, socket, headers);
     }
-    match announce(t, socket, headers, query) {
-        Ok(body) => reply::bencoded(body),
-        Err(e) => reply::failure(&e.to_string()),
-    }
+    answer(announce(t, socket, headers, query))
 }
 
 fn announce(
@@ -31,13 +27,7 @@ fn announce(
     query: &[u8],
 ) -> Result<Vec<u8>, RequestError> {
     let req = parse_announce(query)?;
-    let proxy = proxy_headers(t, headers);
-    let resolved =
-        policy::resolve(&t.policy, socket, &proxy, req.ip.as_deref()).inspect_err(|e| {
-            if *e == AddressError::NoProxyHeader {
-                warn_no_proxy_header(socket);
-            }
-        })?;
+    let resolved = resolve_client(t, socket, headers, req.ip.as_deref())?;
 
     let wanted = req.numwant.unwrap_or(t.numwant);
     let numwant = wanted.min(t.max_numwant);
@@ -82,37 +72,11 @@ fn announce(
     Ok(body)
 }
 
-/// The proxy headers, looked at only in proxy mode.
-pub(super) fn proxy_headers<'a>(t: &Tracker, headers: &'a HeaderMap) -> ProxyHeaders<'a> {
-    if t.policy.mode != crate::config::Mode::Proxy {
-        return ProxyHeaders::default();
-    }
-    ProxyHeaders {
-        x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
-        x_forwarded_for: headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .map(|v| v.as_bytes())
-            .collect(),
-    }
-}
-
-/// A misconfigured proxy would log this on every request: once a minute is enough to notice.
-pub(super) fn warn_no_proxy_header(socket: IpAddr) {
-    static THROTTLE: Throttle = Throttle::new(60);
-    if THROTTLE.ready() {
-        tracing::warn!(
-            "trusted proxy {socket} sent no usable X-Real-IP or X-Forwarded-For header; check the proxy configuration (logged at most once a minute)"
-        );
-    }
-}
-
 /// `?<run_gc_key>`: drops expired peers now, for loopback and trusted proxies only.
 fn cleanup(t: &Tracker, socket: IpAddr, headers: &HeaderMap) -> Response<Vec<u8>> {
     // Through a trusted proxy the socket is always trusted, so the client behind it must be too:
     // otherwise every subscriber behind nginx could trigger it.
-    let client =
-        policy::resolve(&t.policy, socket, &proxy_headers(t, headers), None).map(|r| r.client);
+    let client = resolve_client(t, socket, headers, None).map(|r| r.client);
     let allowed = policy::may_trigger_cleanup(&t.policy, socket)
         && client.is_ok_and(|c| policy::may_trigger_cleanup(&t.policy, c));
     if !allowed {

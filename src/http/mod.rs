@@ -11,12 +11,14 @@ pub mod error;
 pub mod reply;
 pub mod scrape;
 
-use crate::config::Config;
-use crate::policy::AddressPolicy;
+use crate::config::{Config, Mode};
+use crate::logging::Throttle;
+use crate::policy::{self, AddressError, AddressPolicy, ProxyHeaders, Resolved};
 use crate::swarm::SwarmStore;
+use error::RequestError;
 use http::{HeaderMap, Method, Response, StatusCode};
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use warp::path::FullPath;
@@ -132,4 +134,45 @@ fn dispatch(
         return reply::failure("internal error: connection address unknown");
     };
     route(tracker, socket.ip(), headers, query)
+}
+
+/// The bencoded answer to a tracker request: the body, or its `failure reason`.
+fn answer(result: Result<Vec<u8>, RequestError>) -> Response<Vec<u8>> {
+    match result {
+        Ok(body) => reply::bencoded(body),
+        Err(e) => reply::failure(&e.to_string()),
+    }
+}
+
+/// Applies the address policy to a request (proxy headers are looked at only in proxy mode).
+fn resolve_client(
+    t: &Tracker,
+    socket: IpAddr,
+    headers: &HeaderMap,
+    reported_ip: Option<&str>,
+) -> Result<Resolved, RequestError> {
+    let proxy = if t.policy.mode == Mode::Proxy {
+        ProxyHeaders {
+            x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
+            x_forwarded_for: headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| v.as_bytes())
+                .collect(),
+        }
+    } else {
+        ProxyHeaders::default()
+    };
+    policy::resolve(&t.policy, socket, &proxy, reported_ip).map_err(|e| {
+        if e == AddressError::NoProxyHeader {
+            // A misconfigured proxy would log this on every request: once a minute is enough.
+            static THROTTLE: Throttle = Throttle::new(60);
+            if THROTTLE.ready() {
+                tracing::warn!(
+                    "trusted proxy {socket} sent no usable X-Real-IP or X-Forwarded-For header; check the proxy configuration (logged at most once a minute)"
+                );
+            }
+        }
+        e.into()
+    })
 }

@@ -1,19 +1,14 @@
 //! `/scrape` (BEP 48): counts for the hashes asked, keyed by their 20 raw bytes.
 
-use super::announce::{proxy_headers, warn_no_proxy_header};
 use super::error::RequestError;
-use super::{reply, Tracker};
-use crate::policy::{self, AddressError};
+use super::{answer, resolve_client, Tracker};
 use crate::protocol::scrape::{encode_scrape, parse_scrape};
 use http::{HeaderMap, Response};
 use std::net::IpAddr;
 
 /// Answers one scrape request.
 pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Response<Vec<u8>> {
-    match scrape(t, socket, headers, query) {
-        Ok(body) => reply::bencoded(body),
-        Err(e) => reply::failure(&e.to_string()),
-    }
+    answer(scrape(t, socket, headers, query))
 }
 
 fn scrape(
@@ -24,11 +19,7 @@ fn scrape(
 ) -> Result<Vec<u8>, RequestError> {
     let hashes = parse_scrape(query, t.max_scrape_hashes)?;
     // The same networks that may announce may scrape.
-    policy::resolve(&t.policy, socket, &proxy_headers(t, headers), None).inspect_err(|e| {
-        if *e == AddressError::NoProxyHeader {
-            warn_no_proxy_header(socket);
-        }
-    })?;
+    resolve_client(t, socket, headers, None)?;
     let mut entries = Vec::with_capacity(hashes.len());
     if hashes.is_empty() {
         if !t.full_scrape {
