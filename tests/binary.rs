@@ -141,3 +141,34 @@ fn starts_from_the_committed_config_serves_and_stops_cleanly_on_sigterm() {
         "no per-request line at info level"
     );
 }
+
+#[test]
+fn a_foreign_database_file_exits_2_and_is_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("not-ours.sqlite");
+    std::fs::write(&db, b"these are somebody's notes, not a database").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config/config.ini")
+                .to_str()
+                .unwrap(),
+        ])
+        .current_dir(dir.path())
+        .env("RETRACKER_TRACKER_PORT", "0")
+        .env("RETRACKER_TRACKER_HOST", "127.0.0.1")
+        .env("RETRACKER_DB_PATH", &db)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not-ours.sqlite") && err.contains("not a retracker database"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        b"these are somebody's notes, not a database"
+    );
+}
