@@ -256,6 +256,20 @@ fn invalid_values_name_file_section_key_value_and_form() {
             "one or more IP addresses",
         ),
         (
+            "[WEB]\nhost = 10.0.0.1, web.local",
+            "WEB",
+            "host",
+            "10.0.0.1, web.local",
+            "or nothing ('web.local' is not an IP address)",
+        ),
+        (
+            "[METRICS]\nport = 70000",
+            "METRICS",
+            "port",
+            "70000",
+            "an integer from 0 to 65535",
+        ),
+        (
             "[TRACKER]\nhost =",
             "TRACKER",
             "host",
@@ -544,6 +558,18 @@ pool_size = 2
 [STATS]
 access_username = ops
 access_password = hunter2
+session_hours = 2
+login_attempts = 3
+history_days = 7
+snapshot_interval = 10
+peer_networks = 10.1.0.0/24, 10.2.0.0/24
+[WEB]
+host = 127.0.0.1
+port = 8081
+[METRICS]
+host = ::1
+port = 9100
+allowed_networks = 10.0.0.0/8
 "#;
 
 #[test]

@@ -8,8 +8,8 @@ use super::keys::{self, Form, Key, KEYS};
 use super::load::ConfigError;
 use super::value::{self, Refusal};
 use super::{
-    CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel, LoggingConfig, Mode, StatsConfig,
-    TrackerConfig,
+    CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel, LoggingConfig, MetricsConfig,
+    Mode, StatsConfig, TrackerConfig, WebConfig,
 };
 use crate::netlist::Networks;
 use std::cell::Cell;
@@ -190,6 +190,14 @@ impl Settings {
         })
     }
 
+    /// A [`Form::OptHosts`] key.
+    fn opt_hosts(&self, section: &str, name: &str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        self.parse(section, name, |form, t| match form {
+            Form::OptHosts => value::opt_hosts(t),
+            _ => mismatch(section, name),
+        })
+    }
+
     /// The error for a listed word that [`build`] does not map: a registry/code mismatch.
     fn unmapped(&self, section: &str, name: &str) -> ConfigError {
         let (key, _, _) = self.get(section, name);
@@ -290,6 +298,20 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
         stats: StatsConfig {
             access_username: s.text("STATS", "access_username")?,
             access_password: s.text("STATS", "access_password")?,
+            session_hours: s.int("STATS", "session_hours")?,
+            login_attempts: s.int("STATS", "login_attempts")?,
+            history_days: s.int("STATS", "history_days")?,
+            snapshot_interval: s.int("STATS", "snapshot_interval")?,
+            peer_networks: s.networks("STATS", "peer_networks")?,
+        },
+        web: WebConfig {
+            host: s.opt_hosts("WEB", "host")?,
+            port: s.int("WEB", "port")?,
+        },
+        metrics: MetricsConfig {
+            host: s.opt_hosts("METRICS", "host")?,
+            port: s.int("METRICS", "port")?,
+            allowed_networks: s.networks("METRICS", "allowed_networks")?,
         },
     };
     debug_assert!(

@@ -34,6 +34,8 @@ pub enum Form {
     LogFormat,
     /// One or more IP addresses separated by commas or spaces; `localhost` is 127.0.0.1.
     Hosts,
+    /// As [`Form::Hosts`], or nothing (the key's doc line says what empty means).
+    OptHosts,
     /// CIDR networks or addresses separated by commas or spaces; may be empty.
     Networks,
     /// Letters, digits, `_`, `-` and `.` only, because it is matched as a URL query key; may be empty.
@@ -61,6 +63,10 @@ impl Form {
             }
             Form::Hosts => {
                 "one or more IP addresses separated by commas or spaces (localhost = 127.0.0.1)"
+                    .into()
+            }
+            Form::OptHosts => {
+                "IP addresses separated by commas or spaces (localhost = 127.0.0.1), or nothing"
                     .into()
             }
             Form::Networks => {
@@ -105,7 +111,15 @@ pub static SECTIONS: &[Section] = &[
     },
     Section {
         name: "STATS",
-        doc: "The stats page account.",
+        doc: "The web UI: account, sessions, history and dashboard grouping.",
+    },
+    Section {
+        name: "WEB",
+        doc: "Where the web UI is served (by default on the tracker's own port).",
+    },
+    Section {
+        name: "METRICS",
+        doc: "Prometheus /metrics: where it is served and who may read it without logging in.",
     },
 ];
 
@@ -376,10 +390,69 @@ pub static KEYS: &[Key] = &[
     ),
     secret(key(
         "STATS", "access_password", "", Form::Text,
-        "Stats page password, plain or an argon2 PHC hash; empty = stats page disabled.",
+        "Web UI password, plain or an argon2 PHC hash (retracker hash-password); empty = web UI disabled.",
         |c| c.stats.access_password.clone(),
     )),
+    key(
+        "STATS", "session_hours", "12", Form::Int { min: 1, max: 8760 },
+        "Hours a web UI login lasts.",
+        |c| c.stats.session_hours.to_string(),
+    ),
+    key(
+        "STATS", "login_attempts", "5", Form::Int { min: 1, max: 1000 },
+        "Failed logins allowed per client address in 15 minutes; further attempts are refused.",
+        |c| c.stats.login_attempts.to_string(),
+    ),
+    key(
+        "STATS", "history_days", "30", Form::Int { min: 1, max: 3650 },
+        "Days of history snapshots kept for the charts.",
+        |c| c.stats.history_days.to_string(),
+    ),
+    key(
+        "STATS", "snapshot_interval", "60", Form::Int { min: 1, max: 3600 },
+        "Seconds between two history snapshots.",
+        |c| c.stats.snapshot_interval.to_string(),
+    ),
+    key(
+        "STATS", "peer_networks", "", Form::Networks,
+        "Networks the dashboard groups peers by; empty = allowed_networks, or else /24 and /48 blocks.",
+        |c| c.stats.peer_networks.to_string(),
+    ),
+    key(
+        "WEB", "host", "", Form::OptHosts,
+        "Addresses of a separate web UI listener; empty = the tracker's host.",
+        |c| hosts_text(&c.web.host),
+    ),
+    key(
+        "WEB", "port", "0", Form::Int { min: 0, max: 65535 },
+        "Port of a separate web UI listener; 0 = serve the web UI on the tracker's port.",
+        |c| c.web.port.to_string(),
+    ),
+    key(
+        "METRICS", "host", "", Form::OptHosts,
+        "Addresses of a separate /metrics listener; empty = the tracker's host.",
+        |c| hosts_text(&c.metrics.host),
+    ),
+    key(
+        "METRICS", "port", "0", Form::Int { min: 0, max: 65535 },
+        "Port of a separate /metrics listener; 0 = serve /metrics beside the web UI.",
+        |c| c.metrics.port.to_string(),
+    ),
+    key(
+        "METRICS", "allowed_networks", "127.0.0.0/8, ::1/128", Form::Networks,
+        "Networks that may read /metrics without logging in (a logged-in user always may).",
+        |c| c.metrics.allowed_networks.to_string(),
+    ),
 ];
+
+/// Shows a host list the way the defaults are written.
+fn hosts_text(hosts: &[std::net::IpAddr]) -> String {
+    hosts
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The key `[section] name`, compared in any case.
 pub fn find(section: &str, name: &str) -> Option<&'static Key> {

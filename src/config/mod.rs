@@ -39,8 +39,12 @@ pub struct Config {
     pub cache: CacheConfig,
     /// `[DB]`: persistence.
     pub db: DbConfig,
-    /// `[STATS]`: the stats page account.
+    /// `[STATS]`: the web UI account, sessions, history and dashboard grouping.
     pub stats: StatsConfig,
+    /// `[WEB]`: where the web UI is served.
+    pub web: WebConfig,
+    /// `[METRICS]`: where Prometheus metrics are served and who may read them.
+    pub metrics: MetricsConfig,
 }
 
 /// `[FLASK]` section.
@@ -187,6 +191,36 @@ pub struct StatsConfig {
     pub access_username: String,
     /// Stats page password (plain, or an argon2 PHC hash); empty disables the page.
     pub access_password: String,
+    /// Hours a login lasts.
+    pub session_hours: u32,
+    /// Failed logins allowed per client address in 15 minutes.
+    pub login_attempts: u32,
+    /// Days of history snapshots kept.
+    pub history_days: u32,
+    /// Seconds between two history snapshots.
+    pub snapshot_interval: u32,
+    /// Networks the dashboard groups peers by (empty: allowed_networks, else /24 and /48).
+    pub peer_networks: Networks,
+}
+
+/// `[WEB]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebConfig {
+    /// Addresses of a separate web UI listener; empty = the tracker's `host`.
+    pub host: Vec<IpAddr>,
+    /// Port of a separate web UI listener; 0 = the web UI shares the tracker's listeners.
+    pub port: u16,
+}
+
+/// `[METRICS]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsConfig {
+    /// Addresses of a separate /metrics listener; empty = the tracker's `host`.
+    pub host: Vec<IpAddr>,
+    /// Port of a separate /metrics listener; 0 = /metrics is served beside the web UI.
+    pub port: u16,
+    /// Networks that may read /metrics without logging in.
+    pub allowed_networks: Networks,
 }
 
 impl Config {

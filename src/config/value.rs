@@ -87,6 +87,14 @@ pub(super) fn hosts(text: &str) -> Result<Vec<IpAddr>, Refusal> {
     Ok(out)
 }
 
+/// As [`hosts`], or nothing.
+pub(super) fn opt_hosts(text: &str) -> Result<Vec<IpAddr>, Refusal> {
+    if items(text).next().is_none() {
+        return Ok(Vec::new());
+    }
+    hosts(text)
+}
+
 /// A possibly empty list of networks.
 pub(super) fn networks(text: &str) -> Result<Networks, Refusal> {
     text.parse().map_err(Some)
