@@ -6,9 +6,13 @@
 //! - [`policy`]: which address a client announces from, and whether it may announce at all;
 //! - [`swarm`]: the in-memory swarms behind a small store interface;
 //! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
+//! - [`blocklist`]: the operator's blocked addresses, networks and torrents, checked per announce;
+//! - [`stats`]: counters funnelled through one event function, and the census of peers;
+//! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
 //! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
 //! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks.
 
+pub mod blocklist;
 pub mod config;
 pub mod http;
 pub mod logging;
@@ -16,5 +20,7 @@ pub mod netlist;
 pub mod policy;
 pub mod protocol;
 pub mod server;
+pub mod stats;
 pub mod storage;
 pub mod swarm;
+pub mod web;

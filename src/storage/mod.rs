@@ -6,6 +6,7 @@
 //!
 //! Errors: [`StorageError`]; each names the database file.
 
+mod admin;
 pub mod schema;
 #[cfg(test)]
 mod tests;
@@ -80,6 +81,8 @@ pub struct StoredCount {
 pub struct Storage {
     pool: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
+    /// `[DB] type = memory`: a private in-memory database that only the web UI's tables use.
+    in_memory: bool,
 }
 
 impl Storage {
@@ -118,7 +121,32 @@ impl Storage {
         Ok(Storage {
             pool,
             path: path.to_owned(),
+            in_memory: false,
         })
+    }
+
+    /// An in-memory database for `[DB] type = memory`: swarms are not persisted, but the web UI
+    /// still keeps its settings, history and blocklist (until the process ends).
+    pub fn open_memory() -> Result<Storage, StorageError> {
+        let path = PathBuf::from(":memory:");
+        // One connection that is never recycled: each in-memory connection is its own database.
+        let pool = r2d2::Pool::builder()
+            .max_size(1)
+            .min_idle(Some(1))
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .build(SqliteConnectionManager::memory())
+            .map_err(|source| StorageError::Pool {
+                path: path.clone(),
+                source,
+            })?;
+        let storage = Storage {
+            pool,
+            path,
+            in_memory: true,
+        };
+        migrate(&*storage.conn()?, &storage.path)?;
+        Ok(storage)
     }
 
     /// The database file.

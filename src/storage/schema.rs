@@ -28,4 +28,43 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (info_hash, peer_id)
     ) WITHOUT ROWID;
     CREATE INDEX peers_last_seen ON peers (last_seen);",
+    // 2: the web UI's state: settings (the session secret), history snapshots, the blocklist,
+    // sessions ended by logout before their expiry, and torrent metadata (names) for display.
+    "CREATE TABLE settings (
+        name  TEXT PRIMARY KEY NOT NULL,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE history (
+        at                INTEGER PRIMARY KEY NOT NULL,
+        torrents          INTEGER NOT NULL,
+        seeders           INTEGER NOT NULL,
+        leechers          INTEGER NOT NULL,
+        ipv4_peers        INTEGER NOT NULL,
+        ipv6_peers        INTEGER NOT NULL,
+        unique_addrs      INTEGER NOT NULL,
+        announces_per_sec REAL NOT NULL,
+        scrapes_per_sec   REAL NOT NULL,
+        completed         INTEGER NOT NULL
+    );
+    CREATE TABLE blocklist (
+        id         INTEGER PRIMARY KEY,
+        target     TEXT NOT NULL UNIQUE,
+        reason     TEXT NOT NULL,
+        created    INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE revoked_sessions (
+        nonce   BLOB PRIMARY KEY NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE torrent_meta (
+        info_hash    BLOB PRIMARY KEY NOT NULL CHECK (length(info_hash) = 20),
+        name         TEXT NOT NULL,
+        size         INTEGER,
+        files        INTEGER,
+        piece_length INTEGER,
+        comment      TEXT,
+        created_by   TEXT,
+        added        INTEGER NOT NULL
+    ) WITHOUT ROWID",
 ];

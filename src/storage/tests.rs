@@ -161,3 +161,69 @@ fn foreign_files_are_refused_and_left_untouched() {
     let err = Storage::open(&newer, 1).err().expect("refused").to_string();
     assert!(err.contains("newer"), "{err}");
 }
+
+#[test]
+fn web_ui_tables_round_trip_in_a_file_and_in_memory() {
+    use crate::blocklist::BlockTarget;
+    use crate::stats::Snapshot;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    for s in [
+        Storage::open(&path, 2).unwrap(),
+        Storage::open_memory().unwrap(),
+    ] {
+        assert_eq!(s.setting_or_insert("secret", b"first").unwrap(), b"first");
+        assert_eq!(s.setting_or_insert("secret", b"second").unwrap(), b"first");
+
+        for at in [100, 160, 220] {
+            let snap = Snapshot {
+                at,
+                seeders: u64::from(at),
+                announces_per_sec: 1.5,
+                ..Default::default()
+            };
+            s.insert_snapshot(&snap).unwrap();
+        }
+        let got = s.snapshots(150, 221).unwrap();
+        assert_eq!(
+            got.iter().map(|x| x.seeders).collect::<Vec<_>>(),
+            [160, 220]
+        );
+        assert_eq!(got[0].announces_per_sec, 1.5);
+        assert_eq!(s.prune_snapshots(160).unwrap(), 1);
+        assert_eq!(s.snapshots(0, 1000).unwrap().len(), 2);
+
+        let net = BlockTarget::parse("10.2.0.0/16").unwrap();
+        s.add_block(&net, "flat 12", 5, "admin").unwrap();
+        s.add_block(
+            &BlockTarget::parse(&"ab".repeat(20)).unwrap(),
+            "dmca",
+            6,
+            "ops",
+        )
+        .unwrap();
+        s.add_block(&net, "flat 12 again", 7, "ops").unwrap();
+        let list = s.blocklist().unwrap();
+        assert_eq!(list.len(), 2, "same target updates the entry");
+        let entry = list.iter().find(|e| e.target == net).unwrap();
+        assert_eq!((entry.reason.as_str(), entry.created), ("flat 12 again", 7));
+        assert!(s.remove_block(entry.id).unwrap());
+        assert!(!s.remove_block(entry.id).unwrap());
+        assert_eq!(s.blocklist().unwrap().len(), 1);
+
+        s.revoke_session(b"n1", 50).unwrap();
+        s.revoke_session(b"n2", 500).unwrap();
+        assert_eq!(
+            s.revoked_sessions(100).unwrap(),
+            vec![(b"n2".to_vec(), 500)]
+        );
+
+        s.set_torrent_name(&[1; 20], "debian.iso", 1).unwrap();
+        let names = s.torrent_names(&[[1; 20], [2; 20]]).unwrap();
+        assert_eq!(names.len(), 1);
+        assert_eq!(names[&[1; 20]], "debian.iso");
+        assert_eq!(s.completed_total().unwrap(), 0);
+    }
+    assert!(Storage::open(&path, 1).unwrap().size_bytes() > 0);
+    assert_eq!(Storage::open_memory().unwrap().size_bytes(), 0);
+}

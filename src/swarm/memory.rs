@@ -319,6 +319,46 @@ impl SwarmStore for MemoryStore {
         }
     }
 
+    fn for_each_peer(&self, f: &mut dyn FnMut(&InfoHash, &PeerId, &PeerRecord)) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for (h, swarm) in &shard.swarms {
+                for (id, p) in &swarm.seeders {
+                    f(h, id, &p.record(true));
+                }
+                for (id, p) in &swarm.leechers {
+                    f(h, id, &p.record(false));
+                }
+            }
+        }
+    }
+
+    fn remove_peers(&self, pred: &mut dyn FnMut(&InfoHash, &PeerRecord) -> bool) -> u64 {
+        let mut removed = 0;
+        for shard in self.shards.iter() {
+            let mut guard = shard.lock();
+            let Shard {
+                swarms,
+                pending_peers,
+                ..
+            } = &mut *guard;
+            swarms.retain(|h, swarm| {
+                for (seeder, map) in [(true, &mut swarm.seeders), (false, &mut swarm.leechers)] {
+                    map.retain(|id, p| {
+                        let drop = pred(h, &p.record(seeder));
+                        if drop {
+                            pending_peers.insert((*h, *id), None);
+                            removed += 1;
+                        }
+                        !drop
+                    });
+                }
+                !(swarm.seeders.is_empty() && swarm.leechers.is_empty())
+            });
+        }
+        removed
+    }
+
     fn cleanup(&self, expire_before: u32) -> CleanupReport {
         let mut report = CleanupReport::default();
         for shard in self.shards.iter() {

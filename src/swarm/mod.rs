@@ -223,4 +223,12 @@ pub trait SwarmStore: Send + Sync + 'static {
 
     /// Totals for stats and logs.
     fn counts(&self) -> StoreCounts;
+
+    /// Calls `f` for every peer of every swarm (for the web UI, metrics and history). Locks one
+    /// shard at a time, so announces for other shards go on meanwhile; `f` must be quick.
+    fn for_each_peer(&self, f: &mut dyn FnMut(&InfoHash, &PeerId, &PeerRecord));
+
+    /// Removes every peer for which `pred` is true (blocked addresses or torrents), records the
+    /// removals for storage, and drops swarms left empty. Returns the number of peers removed.
+    fn remove_peers(&self, pred: &mut dyn FnMut(&InfoHash, &PeerRecord) -> bool) -> u64;
 }

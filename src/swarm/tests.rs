@@ -252,3 +252,53 @@ fn merged_changes_keep_newest_peer_state_and_sum_deltas() {
     assert!(merged.peers.contains(&PeerChange::Delete(H, id(1))));
     assert_eq!(merged.peers.len(), 2);
 }
+
+#[test]
+fn for_each_peer_sees_every_peer_with_its_role() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 0, Event::Started));
+    go(&s, &ann(2, 100, Event::Started));
+    let other = Announce {
+        info_hash: [9; 20],
+        ..ann(3, 100, Event::Started)
+    };
+    go(&s, &other);
+    let mut seen = Vec::new();
+    s.for_each_peer(&mut |h, id, r| seen.push((h[0], id[0], r.seeder, r.ip)));
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (7, 1, true, IpAddr::from([10, 0, 0, 1])),
+            (7, 2, false, IpAddr::from([10, 0, 0, 2])),
+            (9, 3, false, IpAddr::from([10, 0, 0, 3])),
+        ]
+    );
+}
+
+#[test]
+fn remove_peers_drops_matches_records_deletes_and_empty_swarms() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 0, Event::Started));
+    go(&s, &ann(2, 100, Event::Started));
+    let other = Announce {
+        info_hash: [9; 20],
+        ..ann(2, 100, Event::Started)
+    };
+    go(&s, &other);
+    s.drain_changes();
+    let blocked = IpAddr::from([10, 0, 0, 2]);
+    assert_eq!(s.remove_peers(&mut |_, r| r.ip == blocked), 2);
+    assert_eq!(scrape(&s), (1, 0, 0));
+    assert_eq!(s.counts().torrents, 1, "the swarm left empty is dropped");
+    let mut deletes = s.drain_changes().peers;
+    deletes.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(
+        deletes,
+        vec![
+            PeerChange::Delete(H, id(2)),
+            PeerChange::Delete([9; 20], id(2))
+        ]
+    );
+    assert_eq!(s.remove_peers(&mut |_, _| false), 0);
+}
