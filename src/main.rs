@@ -15,6 +15,10 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Cli {
+    /// What to do; with none, run the tracker.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Configuration file (INI; the Python retracker's config.ini is accepted as is).
     #[arg(short, long, value_name = "PATH", default_value = "config/config.ini")]
     config: PathBuf,
@@ -24,8 +28,19 @@ struct Cli {
     check_config: bool,
 }
 
+/// Subcommands.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print an argon2 hash of a password for [STATS] access_password (reads the password from
+    /// the terminal without echo, or the first line of standard input).
+    HashPassword,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::HashPassword) = cli.command {
+        return hash_password();
+    }
     let loaded = match config::load_file(&cli.config) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -67,17 +82,78 @@ fn main() -> ExitCode {
     runtime.block_on(serve(loaded.config, &cli.config))
 }
 
-async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
-    let mut listeners = Vec::new();
-    for host in &config.tracker.host {
-        let addr = SocketAddr::new(*host, config.tracker.port);
+fn hash_password() -> ExitCode {
+    use std::io::IsTerminal;
+    let read = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password: ").and_then(|first| {
+            let again = rpassword::prompt_password("Again: ")?;
+            if first == again {
+                Ok(first)
+            } else {
+                Err(std::io::Error::other("the passwords differ"))
+            }
+        })
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map(|_| line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    match read {
+        Ok(p) if p.is_empty() => {
+            eprintln!("retracker: an empty password would disable the web UI");
+            ExitCode::from(2)
+        }
+        Ok(p) => {
+            println!("{}", retracker::web::auth::hash_password(&p));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("retracker: cannot read the password: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Binds `port` on each of `hosts`.
+fn bind_all(hosts: &[std::net::IpAddr], port: u16) -> Result<Vec<tokio::net::TcpListener>, ()> {
+    let mut out = Vec::new();
+    for host in hosts {
+        let addr = SocketAddr::new(*host, port);
         match server::bind(addr) {
-            Ok(l) => listeners.push(l),
+            Ok(l) => out.push(l),
             Err(e) => {
                 tracing::error!("cannot listen on {addr}: {e}");
-                return ExitCode::FAILURE;
+                return Err(());
             }
         }
+    }
+    Ok(out)
+}
+
+async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
+    let t = &config.tracker;
+    let or_tracker_hosts = |h: &Vec<std::net::IpAddr>| {
+        if h.is_empty() {
+            t.host.clone()
+        } else {
+            h.clone()
+        }
+    };
+    let mut listeners = server::Listeners::default();
+    let bound = (|| {
+        listeners.tracker = bind_all(&t.host, t.port)?;
+        if config.web.port != 0 {
+            listeners.web = bind_all(&or_tracker_hosts(&config.web.host), config.web.port)?;
+        }
+        if config.metrics.port != 0 {
+            listeners.metrics =
+                bind_all(&or_tracker_hosts(&config.metrics.host), config.metrics.port)?;
+        }
+        Ok::<(), ()>(())
+    })();
+    if bound.is_err() {
+        return ExitCode::FAILURE;
     }
     tracing::info!(
         "retracker {} starting with {} ({} mode)",
@@ -88,9 +164,30 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             config::Mode::Proxy => "proxy",
         }
     );
-    for l in &listeners {
+    for l in &listeners.tracker {
         if let Ok(addr) = l.local_addr() {
             tracing::info!("retracker listening on http://{addr}/announce");
+        }
+    }
+    let ui = if listeners.web.is_empty() {
+        &listeners.tracker
+    } else {
+        &listeners.web
+    };
+    if !config.stats.access_password.is_empty() {
+        for l in ui {
+            if let Ok(addr) = l.local_addr() {
+                tracing::info!("web UI on http://{addr}/stat");
+            }
+        }
+    }
+    let metrics = [&listeners.metrics, &listeners.web, &listeners.tracker]
+        .into_iter()
+        .find(|l| !l.is_empty())
+        .expect("tracker listeners exist");
+    for l in metrics {
+        if let Ok(addr) = l.local_addr() {
+            tracing::info!("metrics on http://{addr}/metrics");
         }
     }
     match server::run(config, listeners, shutdown_signal()).await {

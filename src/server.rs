@@ -1,15 +1,18 @@
 //! `run(config, listeners, shutdown)`: the whole tracker, trivial to start from a test.
 //!
-//! Opens and restores the database, starts the write-behind and cleanup tasks, serves HTTP on
-//! every listener through hyper (warp's own server can neither time out slow headers nor stay
+//! Opens and restores the database, starts the write-behind, cleanup and statistics tasks,
+//! serves HTTP on every listener (tracker, web UI and metrics, shared or apart) through hyper (warp's own server can neither time out slow headers nor stay
 //! quiet about every reset connection), and on `shutdown` stops accepting, lets requests in
 //! flight finish, flushes the write-behind backlog and returns.
 
+use crate::blocklist::Blocklist;
 use crate::config::{Config, DbKind};
-use crate::http::{routes, unix_now, ConnAddr, Tracker};
+use crate::http::{reply, routes, unix_now, ConnAddr, Tracker};
+use crate::stats::Stats;
 use crate::storage::writer::{Writer, WriterStatus};
 use crate::storage::{Storage, StorageError};
 use crate::swarm::{MemoryStore, SwarmStore};
+use crate::web::Web;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -19,6 +22,29 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_service::Service;
+use warp::Filter;
+
+/// The sockets to serve, by what they serve.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// Tracker requests; also the web UI when `web` is empty, and `/metrics` when both `web`
+    /// and `metrics` are empty.
+    pub tracker: Vec<TcpListener>,
+    /// The web UI (and `/metrics` when `metrics` is empty).
+    pub web: Vec<TcpListener>,
+    /// `/metrics` only.
+    pub metrics: Vec<TcpListener>,
+}
+
+impl From<Vec<TcpListener>> for Listeners {
+    /// Everything on these listeners.
+    fn from(tracker: Vec<TcpListener>) -> Self {
+        Listeners {
+            tracker,
+            ..Default::default()
+        }
+    }
+}
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,18 +78,43 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 /// Runs the tracker on `listeners` until `shutdown` completes.
 pub async fn run(
     config: Config,
-    listeners: Vec<TcpListener>,
+    listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    let listeners = listeners.into();
     let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
-    let storage = match config.db.kind {
-        DbKind::Sqlite => Some(Arc::new(open_and_restore(&config, &store).await?)),
-        DbKind::Memory => None,
+    let db = Arc::new(match config.db.kind {
+        DbKind::Sqlite => open_and_restore(&config, &store).await?,
+        DbKind::Memory => Storage::open_memory()?,
+    });
+    // Swarms are written only when persistence is on; the web UI's tables always are.
+    let storage = (config.db.kind == DbKind::Sqlite).then(|| Arc::clone(&db));
+    let stats = Arc::new(Stats::new(unix_now()));
+    let status = Arc::new(WriterStatus::default());
+    let (web, blocklist) = {
+        let (config, store, db, stats, status) = (
+            config.clone(),
+            Arc::clone(&store),
+            Arc::clone(&db),
+            Arc::clone(&stats),
+            Arc::clone(&status),
+        );
+        tokio::task::spawn_blocking(move || {
+            let blocklist = Arc::new(Blocklist::new(db.blocklist()?));
+            let web = Web::build(&config, store, db, stats, Arc::clone(&blocklist), status)?;
+            Ok::<_, StorageError>((Arc::new(web), blocklist))
+        })
+        .await
+        .expect("storage thread does not panic")?
     };
-    let tracker = Arc::new(Tracker::new(&config, Arc::clone(&store)));
+    let tracker = Arc::new(Tracker::new(
+        &config,
+        Arc::clone(&store),
+        Arc::clone(&stats),
+        blocklist,
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let status = Arc::new(WriterStatus::default());
     let writer = Writer::new(Arc::clone(&store), storage.clone(), status);
     let flush_every = Duration::from_millis(config.db.flush_interval_ms);
     let writer = tokio::spawn(writer.run(flush_every, stop_rx.clone()));
@@ -74,19 +125,54 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
+    let ticker = tokio::spawn(stats_loop(Arc::clone(&stats), stop_rx.clone()));
+
     let graceful = Arc::new(GracefulShutdown::new());
-    let filter = routes(tracker);
-    let accepting: Vec<_> = listeners
-        .into_iter()
-        .map(|l| {
-            tokio::spawn(accept_loop(
-                l,
-                filter.clone(),
-                Arc::clone(&graceful),
-                stop_rx.clone(),
-            ))
-        })
-        .collect();
+    let separate_web = !listeners.web.is_empty();
+    let separate_metrics = !listeners.metrics.is_empty();
+    let not_found =
+        || warp::any().map(|| reply::text(http::StatusCode::NOT_FOUND, "not found\n".into()));
+    let mut accepting = Vec::new();
+    let tracker_filter = crate::web::routes(
+        Arc::clone(&web),
+        !separate_web,
+        !separate_web && !separate_metrics,
+    )
+    .or(routes(tracker))
+    .unify();
+    for l in listeners.tracker {
+        let loop_ = accept_loop(
+            l,
+            tracker_filter.clone(),
+            Arc::clone(&graceful),
+            stop_rx.clone(),
+        );
+        accepting.push(tokio::spawn(loop_));
+    }
+    let web_filter = crate::web::routes(Arc::clone(&web), true, !separate_metrics)
+        .or(not_found())
+        .unify();
+    for l in listeners.web {
+        let loop_ = accept_loop(
+            l,
+            web_filter.clone(),
+            Arc::clone(&graceful),
+            stop_rx.clone(),
+        );
+        accepting.push(tokio::spawn(loop_));
+    }
+    let metrics_filter = crate::web::routes(Arc::clone(&web), false, true)
+        .or(not_found())
+        .unify();
+    for l in listeners.metrics {
+        let loop_ = accept_loop(
+            l,
+            metrics_filter.clone(),
+            Arc::clone(&graceful),
+            stop_rx.clone(),
+        );
+        accepting.push(tokio::spawn(loop_));
+    }
 
     shutdown.await;
     tracing::info!("shutting down: no new connections, finishing requests in flight");
@@ -103,6 +189,7 @@ pub async fn run(
         }
     }
     let _ = cleaner.await;
+    let _ = ticker.await;
     let _ = writer.await; // its last flush writes the backlog
     tracing::info!("stopped");
     Ok(())
@@ -130,6 +217,17 @@ async fn open_and_restore(
     );
     store.restore(torrents);
     Ok(storage)
+}
+
+/// Samples the request counters once a second for the "per second now" rates.
+async fn stats_loop(stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            t = tick.tick() => stats.tick(t.into_std()),
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn cleanup_loop(

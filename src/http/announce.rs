@@ -5,19 +5,23 @@ use super::{answer, reply, resolve_client, unix_now, Tracker};
 use crate::policy;
 use crate::protocol::announce::{encode_announce, parse_announce, AnnounceResponse};
 use crate::protocol::query::query_has_key;
+use crate::stats::RequestKind;
 use crate::swarm::{Announce, AnnounceOutcome};
 use http::{HeaderMap, Response, StatusCode};
 use std::net::IpAddr;
+use std::time::Instant;
 
 /// Answers one announce request.
 pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Response<Vec<u8>> {
+    let started = Instant::now();
     if !t.run_gc_key.is_empty()
         && query_has_key(query, &t.run_gc_key)
         && !query_has_key(query, b"info_hash")
     {
         return cleanup(t, socket, headers);
     }
-    answer(announce(t, socket, headers, query))
+    let result = announce(t, socket, headers, query);
+    answer(t, RequestKind::Announce, started, result)
 }
 
 fn announce(
@@ -28,6 +32,8 @@ fn announce(
 ) -> Result<Vec<u8>, RequestError> {
     let req = parse_announce(query)?;
     let resolved = resolve_client(t, socket, headers, req.ip.as_deref())?;
+    t.blocklist
+        .check(&req.info_hash, &[resolved.client, resolved.peer])?;
 
     let wanted = req.numwant.unwrap_or(t.numwant);
     let numwant = wanted.min(t.max_numwant);
@@ -80,7 +86,8 @@ fn cleanup(t: &Tracker, socket: IpAddr, headers: &HeaderMap) -> Response<Vec<u8>
     let allowed = policy::may_trigger_cleanup(&t.policy, socket)
         && client.is_ok_and(|c| policy::may_trigger_cleanup(&t.policy, c));
     if !allowed {
-        return reply::failure(&RequestError::CleanupNotAllowed.to_string());
+        let refused = Err(RequestError::CleanupNotAllowed);
+        return answer(t, RequestKind::Announce, Instant::now(), refused);
     }
     let report = t.store.cleanup(unix_now().saturating_sub(t.peer_expiry));
     tracing::info!(

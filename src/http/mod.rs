@@ -11,16 +11,18 @@ pub mod error;
 pub mod reply;
 pub mod scrape;
 
+use crate::blocklist::Blocklist;
 use crate::config::{Config, Mode};
 use crate::logging::Throttle;
 use crate::policy::{self, AddressError, AddressPolicy, ProxyHeaders, Resolved};
+use crate::stats::{Event, RequestKind, Stats};
 use crate::swarm::SwarmStore;
 use error::RequestError;
 use http::{HeaderMap, Method, Response, StatusCode};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use warp::path::FullPath;
 use warp::Filter;
 
@@ -50,11 +52,20 @@ pub struct Tracker {
     pub run_gc_key: Vec<u8>,
     /// Seconds after which a silent peer expires.
     pub peer_expiry: u32,
+    /// Request counters.
+    pub stats: Arc<Stats>,
+    /// The operator's blocklist.
+    pub blocklist: Arc<Blocklist>,
 }
 
 impl Tracker {
     /// Takes the tracker settings from `config`.
-    pub fn new(config: &Config, store: Arc<dyn SwarmStore>) -> Tracker {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn SwarmStore>,
+        stats: Arc<Stats>,
+        blocklist: Arc<Blocklist>,
+    ) -> Tracker {
         let t = &config.tracker;
         Tracker {
             store,
@@ -67,6 +78,8 @@ impl Tracker {
             full_scrape: t.full_scrape,
             run_gc_key: t.run_gc_key.as_bytes().to_vec(),
             peer_expiry: config.peer_expiry_secs(),
+            stats,
+            blocklist,
         }
     }
 }
@@ -136,12 +149,24 @@ fn dispatch(
     route(tracker, socket.ip(), headers, query)
 }
 
-/// The bencoded answer to a tracker request: the body, or its `failure reason`.
-fn answer(result: Result<Vec<u8>, RequestError>) -> Response<Vec<u8>> {
-    match result {
-        Ok(body) => reply::bencoded(body),
-        Err(e) => reply::failure(&e.to_string()),
-    }
+/// The bencoded answer to a tracker request (the body, or its `failure reason`), counted in the
+/// statistics with the time since `started`.
+fn answer(
+    t: &Tracker,
+    kind: RequestKind,
+    started: Instant,
+    result: Result<Vec<u8>, RequestError>,
+) -> Response<Vec<u8>> {
+    let (response, failure) = match result {
+        Ok(body) => (reply::bencoded(body), None),
+        Err(e) => (reply::failure(&e.to_string()), Some(e.failure())),
+    };
+    t.stats.event(Event::Request {
+        kind,
+        failure,
+        elapsed: started.elapsed(),
+    });
+    response
 }
 
 /// Applies the address policy to a request (proxy headers are looked at only in proxy mode).

@@ -3,12 +3,16 @@
 use super::error::RequestError;
 use super::{answer, resolve_client, Tracker};
 use crate::protocol::scrape::{encode_scrape, parse_scrape};
+use crate::stats::RequestKind;
 use http::{HeaderMap, Response};
 use std::net::IpAddr;
+use std::time::Instant;
 
 /// Answers one scrape request.
 pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Response<Vec<u8>> {
-    answer(scrape(t, socket, headers, query))
+    let started = Instant::now();
+    let result = scrape(t, socket, headers, query);
+    answer(t, RequestKind::Scrape, started, result)
 }
 
 fn scrape(

@@ -184,6 +184,22 @@ pub fn resolve(
     })
 }
 
+/// The address a request comes from, for the web UI's rate limits and network checks: step 1
+/// of [`resolve`] alone (no refusals), falling back to the socket address when a trusted proxy
+/// sent no usable header.
+pub fn client_address(
+    policy: &AddressPolicy,
+    socket: IpAddr,
+    headers: &ProxyHeaders<'_>,
+) -> IpAddr {
+    let socket = socket.to_canonical();
+    if policy.mode == Mode::Proxy && policy.trusted_proxies.contains(&socket) {
+        client_from_headers(policy, headers).unwrap_or(socket)
+    } else {
+        socket
+    }
+}
+
 /// True when the request may trigger a cleanup: its socket address is loopback or a trusted
 /// proxy. Headers are never consulted: a forged `X-Forwarded-For: 127.0.0.1` must not count, and
 /// the Python retracker's `?gc` from anyone must not come back.

@@ -367,6 +367,7 @@ proptest! {
             x_real_ip: real_ip.as_deref(),
             x_forwarded_for: xff.iter().map(Vec::as_slice).collect(),
         };
+        prop_assert_eq!(client_address(&policy, socket, &headers), socket.to_canonical());
         let with = resolve(&policy, socket, &headers, reported.as_deref());
         let without = resolve(&policy, socket, &ProxyHeaders::default(), reported.as_deref());
         prop_assert_eq!(&with, &without);
@@ -379,4 +380,24 @@ proptest! {
             Err(e) => prop_assert!(false, "unexpected {:?}", e),
         }
     }
+}
+
+#[test]
+fn client_address_follows_a_trusted_proxy_and_never_refuses() {
+    let mut policy = base();
+    policy.mode = Mode::Proxy;
+    let xff = ProxyHeaders {
+        x_real_ip: None,
+        x_forwarded_for: vec![b"198.51.100.7".as_slice()],
+    };
+    assert_eq!(client_address(&policy, ip(P1), &xff), ip("198.51.100.7"));
+    // No usable header from the proxy: the proxy itself, not a refusal.
+    assert_eq!(
+        client_address(&policy, ip(P1), &ProxyHeaders::default()),
+        ip(P1)
+    );
+    // ignore_ip does not apply: the web UI decides on its own.
+    assert_eq!(client_address(&policy, ip(BAD), &xff), ip(BAD));
+    policy.mode = Mode::Direct;
+    assert_eq!(client_address(&policy, ip(P1), &xff), ip(P1));
 }

@@ -1,1 +1,413 @@
-//! The operator web UI.
+//! The operator web UI: login, dashboard, history, peers browser, blocklist, exports, metrics.
+//!
+//! Served by the same server as the tracker (or on `[WEB]` / `[METRICS]` listeners of its own).
+//! [`routes`] claims only the UI's own paths, so everything else falls through to the tracker.
+//! Every request goes through [`dispatch`], the one routing table, and every page but `/login`
+//! through [`guard`]: a session cookie or HTTP basic auth, else 303 to `/login` (pages) or 401
+//! (API, exports, metrics). Templates are compiled in (askama, `templates/`), CSS is inlined and
+//! there is no JavaScript, so the UI works on a LAN without Internet.
+//!
+//! Errors: [`error::WebError`], turned into an HTTP status and a short page in one place.
+
+pub mod auth;
+pub mod error;
+pub mod format;
+pub mod login;
+pub mod reply;
+
+use crate::blocklist::Blocklist;
+use crate::http::{unix_now, ConnAddr};
+use crate::netlist::Networks;
+use crate::policy::{self, AddressPolicy, ProxyHeaders};
+use crate::stats::{Event, Stats};
+use crate::storage::writer::WriterStatus;
+use crate::storage::Storage;
+use crate::swarm::SwarmStore;
+use auth::{Auth, Session};
+use bytes::Bytes;
+use error::WebError;
+use http::{HeaderMap, Method, Response};
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use warp::path::FullPath;
+use warp::Filter;
+
+/// Largest form body accepted.
+const MAX_FORM_BYTES: u64 = 16 * 1024;
+
+/// Everything the web UI reads and changes, shared by all requests.
+pub struct Web {
+    /// The swarms.
+    pub store: Arc<dyn SwarmStore>,
+    /// The database (a private in-memory one with `[DB] type = memory`).
+    pub storage: Arc<Storage>,
+    /// Request counters.
+    pub stats: Arc<Stats>,
+    /// The blocklist the tracker enforces.
+    pub blocklist: Arc<Blocklist>,
+    /// The write-behind task's health.
+    pub writer: Arc<WriterStatus>,
+    /// The account; `None` when no password is configured (the UI is then disabled).
+    pub auth: Option<Auth>,
+    /// How the client address is found (proxy headers from trusted proxies only).
+    pub policy: AddressPolicy,
+    /// Who may read `/metrics` without logging in.
+    pub metrics_networks: Networks,
+    /// Networks the dashboard groups peers by; empty = /24 and /48 blocks.
+    pub peer_networks: Networks,
+    /// Days of history kept.
+    pub history_days: u32,
+    /// Seconds between history snapshots.
+    pub snapshot_interval: u32,
+    /// Seconds after which a silent peer expires (shown on the dashboard).
+    pub peer_expiry: u32,
+}
+
+/// One web request, read in full.
+#[derive(Debug)]
+pub struct Req {
+    /// GET, POST, ...
+    pub method: Method,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string (may be empty).
+    pub query: String,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The client address (after trusted proxy headers).
+    pub client: IpAddr,
+    /// The body (forms); empty for GET.
+    pub body: Bytes,
+}
+
+/// Who is signed in.
+#[derive(Clone, Debug)]
+pub struct Who {
+    /// The user name.
+    pub user: String,
+    /// The browser session; `None` for HTTP basic auth (no forms are served to scripts).
+    pub session: Option<Session>,
+    /// The CSRF token for forms in this session (empty without a session).
+    pub csrf: String,
+}
+
+/// What the page layout (`templates/base.html`) shows around every page.
+pub struct Layout<'a> {
+    /// Who is signed in (name, and the CSRF token of the logout form).
+    pub who: &'a Who,
+    /// The menu entry to highlight: `stat`, `history`, `peers` or `blocklist`.
+    pub active: &'static str,
+    /// retracker's version.
+    pub version: &'static str,
+    /// When the page was made (UTC), so a stale tab is obvious.
+    pub now: String,
+}
+
+impl<'a> Layout<'a> {
+    /// The layout for `who` with menu entry `active` highlighted.
+    pub fn new(who: &'a Who, active: &'static str) -> Layout<'a> {
+        Layout {
+            who,
+            active,
+            version: env!("CARGO_PKG_VERSION"),
+            now: format::utc(unix_now()),
+        }
+    }
+}
+
+/// How a request that lacks a login is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A page for people: 303 to the login form.
+    Page,
+    /// API, export or metrics: 401 with `WWW-Authenticate: Basic`.
+    Api,
+}
+
+/// The paths of the UI; everything else belongs to the tracker.
+pub fn is_ui_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/stat"
+            | "/stats"
+            | "/history"
+            | "/all_peers"
+            | "/blocklist"
+            | "/blocklist/remove"
+            | "/login"
+            | "/logout"
+    ) || path.starts_with("/api/")
+        || path.starts_with("/export/")
+}
+
+/// The warp filter for a listener: the UI's paths when `ui`, `/metrics` when `metrics`; other
+/// paths are rejected (not found) so that a tracker filter `or`-ed after it gets them.
+pub fn routes(
+    web: Arc<Web>,
+    ui: bool,
+    metrics: bool,
+) -> impl Filter<Extract = (Response<Vec<u8>>,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
+    let claim = warp::path::full()
+        .and_then(move |p: FullPath| async move {
+            let path = p.as_str();
+            if (ui && is_ui_path(path)) || (metrics && path == "/metrics") {
+                Ok(())
+            } else {
+                Err(warp::reject::not_found())
+            }
+        })
+        .untuple_one();
+    let common = warp::path::full()
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::ext::optional::<ConnAddr>())
+        .and(warp::header::headers_cloned());
+    let get = warp::method()
+        .and(common.clone())
+        .and_then(|m: Method, p, q, c, h| async move {
+            if m == Method::POST {
+                Err(warp::reject::not_found()) // read with its body below
+            } else {
+                Ok::<_, warp::Rejection>((m, p, q, c, h, Bytes::new()))
+            }
+        })
+        .untuple_one();
+    let post = warp::post()
+        .map(|| Method::POST)
+        .and(common)
+        .and(warp::body::content_length_limit(MAX_FORM_BYTES))
+        .and(warp::body::bytes());
+    let requests = get.or(post).unify().then(
+        move |method, path: FullPath, query, conn: Option<ConnAddr>, headers, body| {
+            let web = Arc::clone(&web);
+            async move {
+                let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+                let client = web.client_address(socket.ip(), &headers);
+                let req = Req {
+                    method,
+                    path: path.as_str().to_owned(),
+                    query,
+                    headers,
+                    client,
+                    body,
+                };
+                let result = dispatch(&web, &req, ui, metrics).await;
+                reply::finish(result.unwrap_or_else(|e| e.into_response(&req)))
+            }
+        },
+    );
+    claim.and(requests.recover(reject_to_response).unify())
+}
+
+/// Maps what warp refuses before a handler runs (body too large, no length) to an answer.
+async fn reject_to_response(r: warp::Rejection) -> Result<Response<Vec<u8>>, Infallible> {
+    let e = if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        WebError::BadRequest(format!("form larger than {MAX_FORM_BYTES} bytes"))
+    } else if r.find::<warp::reject::LengthRequired>().is_some() {
+        WebError::BadRequest("a form needs a Content-Length".into())
+    } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        WebError::MethodNotAllowed
+    } else {
+        WebError::NotFound
+    };
+    Ok(reply::finish(e.into_plain_response()))
+}
+
+/// The routing table.
+async fn dispatch(
+    web: &Arc<Web>,
+    req: &Req,
+    ui: bool,
+    metrics: bool,
+) -> Result<Response<Vec<u8>>, WebError> {
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    let post = req.method == Method::POST;
+    match req.path.as_str() {
+        "/metrics" if metrics && get => Err(WebError::NotFound),
+        _ if !ui => Err(WebError::NotFound),
+        "/login" if get => login::form(web, req).await,
+        "/login" if post => login::submit(web, req).await,
+        "/logout" if post => {
+            let who = web.guard(req, Access::Page).await?;
+            login::logout(web, req, &who).await
+        }
+        "/" | "/stat" | "/stats" | "/history" | "/all_peers" if get => {
+            let _who = web.guard(req, Access::Page).await?;
+            Err(WebError::NotFound)
+        }
+        "/blocklist" if get => {
+            let _who = web.guard(req, Access::Page).await?;
+            Err(WebError::NotFound)
+        }
+        "/blocklist" | "/blocklist/remove" if post => {
+            let _who = web.guard(req, Access::Page).await?;
+            Err(WebError::NotFound)
+        }
+        path if path.starts_with("/api/") || path.starts_with("/export/") => {
+            web.guard(req, Access::Api).await?;
+            Err(WebError::NotFound)
+        }
+        "/login" | "/logout" | "/" | "/stat" | "/stats" | "/history" | "/all_peers"
+        | "/blocklist" | "/blocklist/remove" => Err(WebError::MethodNotAllowed),
+        _ => Err(WebError::NotFound),
+    }
+}
+
+/// Name of the database setting that holds the generated session secret.
+const SECRET_SETTING: &str = "session_secret";
+
+impl Web {
+    /// Builds the web UI's state from the configuration; reads the database (blocking).
+    ///
+    /// The session secret is `[FLASK] secret_key` when it is usable, else a random one created
+    /// once and kept in the database (so sessions survive restarts). Logs why the UI is off
+    /// when no password is set, and warns about a plain-text password.
+    pub fn build(
+        config: &crate::config::Config,
+        store: Arc<dyn SwarmStore>,
+        storage: Arc<Storage>,
+        stats: Arc<Stats>,
+        blocklist: Arc<Blocklist>,
+        writer: Arc<WriterStatus>,
+    ) -> Result<Web, crate::storage::StorageError> {
+        let stats_cfg = &config.stats;
+        let auth = if stats_cfg.access_password.is_empty() {
+            tracing::warn!(
+                "web UI disabled: [STATS] access_password is empty (set it, or an argon2 hash from `retracker hash-password`); the tracker works without it"
+            );
+            None
+        } else {
+            let secret = match auth::configured_secret(&config.flask.secret_key) {
+                Ok(s) => s.to_vec(),
+                Err(why) => {
+                    if !config.flask.secret_key.is_empty() {
+                        tracing::warn!(
+                            "[FLASK] secret_key is not used to sign web sessions because {why}; using a random secret kept in the database"
+                        );
+                    }
+                    let fresh: [u8; 32] = rand::random();
+                    storage.setting_or_insert(SECRET_SETTING, &fresh)?
+                }
+            };
+            let revoked = storage.revoked_sessions(unix_now())?;
+            let auth = Auth::new(stats_cfg, &secret, revoked);
+            if auth.as_ref().is_some_and(Auth::password_is_plain) {
+                tracing::warn!(
+                    "[STATS] access_password is a plain-text password; `retracker hash-password` prints an argon2 hash to put there instead"
+                );
+            }
+            auth
+        };
+        let t = &config.tracker;
+        let peer_networks = if !stats_cfg.peer_networks.is_empty() {
+            stats_cfg.peer_networks.clone()
+        } else {
+            t.allowed_networks.clone()
+        };
+        Ok(Web {
+            store,
+            storage,
+            stats,
+            blocklist,
+            writer,
+            auth,
+            policy: AddressPolicy::from_config(t),
+            metrics_networks: config.metrics.allowed_networks.clone(),
+            peer_networks,
+            history_days: stats_cfg.history_days,
+            snapshot_interval: stats_cfg.snapshot_interval,
+            peer_expiry: config.peer_expiry_secs(),
+        })
+    }
+
+    /// The client address of a request (trusted proxy headers applied).
+    pub fn client_address(&self, socket: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let proxy = ProxyHeaders {
+            x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
+            x_forwarded_for: headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| v.as_bytes())
+                .collect(),
+        };
+        policy::client_address(&self.policy, socket, &proxy)
+    }
+
+    /// The account, or the "web UI disabled" error.
+    pub fn auth(&self) -> Result<&Auth, WebError> {
+        self.auth.as_ref().ok_or(WebError::Disabled)
+    }
+
+    /// Who is signed in: a valid session cookie, or HTTP basic auth (checked against the limit
+    /// of failed logins). Otherwise the error that sends a browser to `/login` or asks a script
+    /// for credentials.
+    pub async fn guard(self: &Arc<Self>, req: &Req, access: Access) -> Result<Who, WebError> {
+        let auth = self.auth()?;
+        let now = unix_now();
+        if let Some(session) =
+            reply::cookie(&req.headers, auth::SESSION_COOKIE).and_then(|c| auth.session(c, now))
+        {
+            return Ok(Who {
+                user: auth.username().to_owned(),
+                csrf: auth.csrf_token(&session),
+                session: Some(session),
+            });
+        }
+        let Some(basic) = req.headers.get(http::header::AUTHORIZATION) else {
+            return Err(match access {
+                Access::Page => WebError::LoginNeeded,
+                Access::Api => WebError::Unauthorized,
+            });
+        };
+        let Some((user, pass)) = Auth::parse_basic(basic.as_bytes()) else {
+            return Err(WebError::Unauthorized);
+        };
+        let digest = auth.basic_digest(&user, &pass);
+        if !auth.basic_known(&digest, now) {
+            auth.login_allowed(req.client, now)
+                .map_err(WebError::TooManyRequests)?;
+            let ok = self.verify_password(user.clone(), pass).await?;
+            self.stats.event(Event::Login { ok });
+            if !ok {
+                auth.login_failed(req.client, now);
+                tracing::warn!("failed basic auth for user {user:?} from {}", req.client);
+                return Err(WebError::Unauthorized);
+            }
+            auth.login_succeeded(req.client);
+            auth.basic_accepted(digest, now);
+        }
+        Ok(Who {
+            user,
+            session: None,
+            csrf: String::new(),
+        })
+    }
+
+    /// Checks the password on a blocking thread (argon2 takes tens of milliseconds).
+    pub async fn verify_password(
+        self: &Arc<Self>,
+        user: String,
+        pass: String,
+    ) -> Result<bool, WebError> {
+        let web = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            web.auth.as_ref().is_some_and(|a| a.verify(&user, &pass))
+        })
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))
+    }
+
+    /// Runs `f` with the database on a blocking thread.
+    pub async fn db<T, F>(self: &Arc<Self>, f: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Storage) -> Result<T, crate::storage::StorageError> + Send + 'static,
+    {
+        let storage = Arc::clone(&self.storage);
+        tokio::task::spawn_blocking(move || f(&storage))
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?
+            .map_err(WebError::Storage)
+    }
+}

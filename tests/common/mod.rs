@@ -2,6 +2,8 @@
 //! and talks to it over raw TCP so tests see the bytes on the wire.
 #![allow(dead_code)]
 
+pub mod web;
+
 use retracker::config::Config;
 use serde_bencode::value::Value;
 use std::collections::HashMap;
