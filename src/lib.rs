@@ -18,3 +18,4 @@ pub mod protocol;
 pub mod server;
 pub mod storage;
 pub mod swarm;
+pub mod web;
