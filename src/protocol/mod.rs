@@ -17,6 +17,7 @@
 pub mod announce;
 pub mod bencode;
 pub mod error;
+pub mod peer_id;
 pub mod query;
 pub mod scrape;
 

@@ -10,6 +10,7 @@
 //! Errors: [`error::WebError`], turned into an HTTP status and a short page in one place.
 
 pub mod auth;
+pub mod chart;
 pub mod error;
 pub mod format;
 pub mod login;
