@@ -172,3 +172,50 @@ fn a_foreign_database_file_exits_2_and_is_left_untouched() {
         b"these are somebody's notes, not a database"
     );
 }
+
+#[test]
+fn hash_password_prints_a_hash_the_config_accepts_and_the_login_verifies() {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret pass\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("s3cret"));
+
+    // The printed hash, pasted into the config, passes --check-config and is not echoed back.
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("c.ini");
+    std::fs::write(&ini, format!("[STATS]\naccess_password = {hash}\n")).unwrap();
+    let (code, shown, err) = run(&["--check-config", "-c", ini.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(!shown.contains(&hash), "secrets are masked");
+    let mut stats = retracker::config::Config::default().stats;
+    stats.access_password = hash;
+    let auth = retracker::web::auth::Auth::new(&stats, b"k", Vec::new()).unwrap();
+    assert!(auth.verify("admin", "s3cret pass"));
+
+    // An empty password is refused: it would switch the web UI off.
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -347,6 +347,27 @@ fn check_across_keys(c: &Config, s: &Settings) -> Result<(), ConfigError> {
         let other = s.other(path, "DB", "type");
         return Err(s.refuse_as(path, format!("a file path when {other} is sqlite")));
     }
+    let password = &c.stats.access_password;
+    if password.starts_with("$argon2") {
+        let parsed =
+            argon2::password_hash::PasswordHash::new(password).and_then(|h| match h.hash {
+                Some(_) => Ok(()),
+                None => Err(argon2::password_hash::Error::OutputSize {
+                    provided: std::cmp::Ordering::Less,
+                    expected: 32,
+                }),
+            });
+        if let Err(e) = parsed {
+            let key = key("STATS", "access_password");
+            return Err(s.refuse_as(
+                key,
+                format!(
+                    "a plain password or an argon2 hash printed by `retracker hash-password` \
+                     (this starts like an argon2 hash but does not parse: {e})"
+                ),
+            ));
+        }
+    }
     if !c.stats.access_password.is_empty() && c.stats.access_username.is_empty() {
         let user = key("STATS", "access_username");
         return Err(s.refuse_as(user, "a user name when access_password is set".into()));
@@ -463,6 +484,25 @@ mod tests {
         .to_string();
         assert!(err.contains("[STATS] access_username = \"\""), "{err}");
         assert!(!err.contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_argon2_hash_is_refused_without_showing_it() {
+        let err = with(&[(
+            "STATS",
+            "access_password",
+            "$argon2id$v=19$m=19456,t=2,p=1$broken",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("[STATS] access_password = \"(not shown)\""),
+            "{err}"
+        );
+        assert!(err.contains("does not parse"), "{err}");
+        assert!(!err.contains("broken"), "{err}");
+        let good = crate::web::auth::hash_password("pw");
+        assert!(with(&[("STATS", "access_password", &good)]).is_ok());
     }
 
     #[test]
