@@ -11,9 +11,13 @@
 
 pub mod auth;
 pub mod chart;
+pub mod dashboard;
 pub mod error;
+pub mod export;
 pub mod format;
 pub mod login;
+pub mod overview;
+pub mod peers;
 pub mod reply;
 
 use crate::blocklist::Blocklist;
@@ -233,7 +237,15 @@ async fn dispatch(
             let who = web.guard(req, Access::Page).await?;
             login::logout(web, req, &who).await
         }
-        "/" | "/stat" | "/stats" | "/history" | "/all_peers" if get => {
+        "/" | "/stat" | "/stats" if get => {
+            let who = web.guard(req, Access::Page).await?;
+            dashboard::page(web, &who).await
+        }
+        "/all_peers" if get => {
+            let who = web.guard(req, Access::Page).await?;
+            peers::page(web, req, &who).await
+        }
+        "/history" if get => {
             let _who = web.guard(req, Access::Page).await?;
             Err(WebError::NotFound)
         }
@@ -247,7 +259,7 @@ async fn dispatch(
         }
         path if path.starts_with("/api/") || path.starts_with("/export/") => {
             web.guard(req, Access::Api).await?;
-            Err(WebError::NotFound)
+            export::handle(web, req).await
         }
         "/login" | "/logout" | "/" | "/stat" | "/stats" | "/history" | "/all_peers"
         | "/blocklist" | "/blocklist/remove" => Err(WebError::MethodNotAllowed),

@@ -1,0 +1,274 @@
+//! The dashboard, `GET /` (also `/stat` and `/stats`): the [`Overview`] as cards and tables.
+//!
+//! Every number is formatted here, once, so the template only places text: counts with
+//! [`format::count`] (`1,234`), rates with [`format::rate`], sizes with [`format::bytes`] and
+//! the uptime with [`format::duration`]. Each card's value element also carries the raw number
+//! in `data-value`, for scripts and browser tests.
+
+use super::error::WebError;
+use super::overview::{self, Overview};
+use super::{format, reply, Layout, Web, Who};
+use askama::Template;
+use http::Response;
+use std::sync::Arc;
+
+/// One number card.
+pub struct Card {
+    /// Element id of the value (stable: tests and scripts read it).
+    pub id: &'static str,
+    /// What it is.
+    pub label: &'static str,
+    /// The formatted value, the element's only text.
+    pub value: String,
+    /// The raw value (`data-value`).
+    pub raw: String,
+    /// A muted line under the value; may be empty.
+    pub hint: String,
+}
+
+/// A top torrents row, formatted.
+pub struct TorrentView {
+    name: String,
+    hash: String,
+    href: String,
+    seeders: String,
+    leechers: String,
+    completed: String,
+}
+
+/// A peers by network row, formatted.
+pub struct NetworkView {
+    network: String,
+    /// Link to the peers of the network; empty for "other".
+    href: String,
+    peers: String,
+    seeders: String,
+    leechers: String,
+}
+
+/// A clients row, formatted.
+pub struct ClientView {
+    name: String,
+    peers: String,
+    seeders: String,
+    leechers: String,
+    versions: String,
+}
+
+/// The dashboard page.
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage<'a> {
+    layout: Layout<'a>,
+    cards: Vec<Card>,
+    /// Why storage writes fail; empty when they work.
+    write_error: String,
+    write_failures: String,
+    /// Why the dashboard could not read the database; empty when it could.
+    read_error: String,
+    torrents: Vec<TorrentView>,
+    networks: Vec<NetworkView>,
+    /// How peers are grouped, for the table's caption.
+    grouping: &'static str,
+    /// "showing 50 of 1,234 networks" when the table is cut; empty otherwise.
+    networks_cut: String,
+    clients: Vec<ClientView>,
+    clients_cut: String,
+    peer_expiry: String,
+}
+
+fn card(id: &'static str, label: &'static str, value: String, raw: String, hint: String) -> Card {
+    Card {
+        id,
+        label,
+        value,
+        raw,
+        hint,
+    }
+}
+
+fn count_card(id: &'static str, label: &'static str, n: u64, hint: String) -> Card {
+    card(id, label, format::count(n), n.to_string(), hint)
+}
+
+fn roles_hint(seeders: u64, leechers: u64) -> String {
+    format!(
+        "{} seeders · {} leechers",
+        format::count(seeders),
+        format::count(leechers)
+    )
+}
+
+/// The cards of `o`, in page order.
+pub fn cards(o: &Overview) -> Vec<Card> {
+    let c = format::count;
+    vec![
+        card(
+            "uptime",
+            "Uptime",
+            format::duration(o.uptime_secs),
+            o.uptime_secs.to_string(),
+            format!("since {}", o.started_utc),
+        ),
+        count_card(
+            "torrents",
+            "Torrents",
+            o.torrents,
+            "swarms in memory".into(),
+        ),
+        count_card("peers", "Peers", o.peers, roles_hint(o.seeders, o.leechers)),
+        count_card("seeders", "Seeders", o.seeders, String::new()),
+        count_card("leechers", "Leechers", o.leechers, String::new()),
+        count_card(
+            "unique",
+            "Unique addresses",
+            o.unique_addrs,
+            "distinct peer IPs".into(),
+        ),
+        count_card(
+            "ipv4",
+            "IPv4 peers",
+            o.ipv4.peers,
+            roles_hint(o.ipv4.seeders, o.ipv4.leechers),
+        ),
+        count_card(
+            "ipv6",
+            "IPv6 peers",
+            o.ipv6.peers,
+            roles_hint(o.ipv6.seeders, o.ipv6.leechers),
+        ),
+        card(
+            "announce-rate",
+            "Announces / s",
+            format::rate(o.announces_per_sec),
+            o.announces_per_sec.to_string(),
+            format!(
+                "{} ok · {} failed since start",
+                c(o.announces_ok),
+                c(o.announces_failed)
+            ),
+        ),
+        card(
+            "scrape-rate",
+            "Scrapes / s",
+            format::rate(o.scrapes_per_sec),
+            o.scrapes_per_sec.to_string(),
+            format!(
+                "{} ok · {} failed since start",
+                c(o.scrapes_ok),
+                c(o.scrapes_failed)
+            ),
+        ),
+        count_card(
+            "completed",
+            "Completed downloads",
+            o.completed,
+            if o.db_persistent {
+                "all time".into()
+            } else {
+                "swarms in memory ([DB] type = memory)".into()
+            },
+        ),
+        card(
+            "db-size",
+            "Database size",
+            format::bytes(o.db_size_bytes),
+            o.db_size_bytes.to_string(),
+            if o.db_persistent {
+                "SQLite file and write-ahead log".into()
+            } else {
+                "in memory, swarms not persisted".into()
+            },
+        ),
+        count_card(
+            "backlog",
+            "Write backlog",
+            o.backlog,
+            "changes waiting for the writer".into(),
+        ),
+    ]
+}
+
+fn cut(shown: usize, total: u64, what: &str) -> String {
+    if (shown as u64) < total {
+        format!(
+            "showing {} of {} {what}",
+            format::count(shown as u64),
+            format::count(total)
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// `GET /`, `/stat`, `/stats`.
+pub async fn page(web: &Arc<Web>, who: &Who) -> Result<Response<Vec<u8>>, WebError> {
+    let o = overview::compute(web).await?;
+    let c = format::count;
+    let page = DashboardPage {
+        layout: Layout::new(who, "stat"),
+        cards: cards(&o),
+        write_error: o.write_error.clone().unwrap_or_default(),
+        write_failures: c(o.write_failures),
+        read_error: o.read_error.clone().unwrap_or_default(),
+        torrents: o
+            .top_torrents
+            .iter()
+            .map(|t| TorrentView {
+                name: t.name.clone(),
+                href: format!("/all_peers?hash={}", t.info_hash),
+                hash: t.info_hash.clone(),
+                seeders: c(t.seeders),
+                leechers: c(t.leechers),
+                completed: c(t.completed),
+            })
+            .collect(),
+        networks: o
+            .networks
+            .iter()
+            .map(|n| NetworkView {
+                network: n.network.clone(),
+                href: if n.is_network {
+                    format!("/all_peers?net={}", reply::url_encode(&n.network))
+                } else {
+                    String::new()
+                },
+                peers: c(n.peers),
+                seeders: c(n.seeders),
+                leechers: c(n.leechers),
+            })
+            .collect(),
+        grouping: if o.network_grouping == "configured" {
+            "by the configured networks ([STATS] peer_networks, else [TRACKER] allowed_networks); \"other\" is outside all of them"
+        } else {
+            "by /24 (IPv4) and /48 (IPv6) blocks"
+        },
+        networks_cut: cut(o.networks.len(), o.networks_total, "networks"),
+        clients: o
+            .clients
+            .iter()
+            .map(|cl| ClientView {
+                name: cl.name.clone(),
+                peers: c(cl.peers),
+                seeders: c(cl.seeders),
+                leechers: c(cl.leechers),
+                versions: cl
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        let version = if v.version.is_empty() {
+                            "unknown"
+                        } else {
+                            &v.version
+                        };
+                        format!("{version} ({})", c(v.peers))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect(),
+        clients_cut: cut(o.clients.len(), o.clients_total, "clients"),
+        peer_expiry: format::duration(u64::from(o.peer_expiry_secs)),
+    };
+    Ok(reply::page(&page))
+}
