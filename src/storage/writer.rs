@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// What the writer has done, for stats pages and metrics.
+///
+/// The write backlog is the store's pending changes plus [`WriterStatus::held_rows`].
 #[derive(Debug, Default)]
 pub struct WriterStatus {
     /// Batches written.
@@ -22,6 +24,8 @@ pub struct WriterStatus {
     pub rows: AtomicU64,
     /// Batches that failed.
     pub failures: AtomicU64,
+    /// Rows of a failed batch held for the next attempt (part of the backlog while writes fail).
+    pub held_rows: AtomicU64,
     /// The error of the last failed batch while writes are failing; `None` when healthy.
     pub last_error: Mutex<Option<String>>,
 }
@@ -95,6 +99,7 @@ impl Writer {
                 }
                 self.status.batches.fetch_add(1, Ordering::Relaxed);
                 self.status.rows.fetch_add(rows, Ordering::Relaxed);
+                self.status.held_rows.store(0, Ordering::Relaxed);
                 if self.status.last_error.lock().take().is_some() {
                     tracing::warn!("storage writes recovered; the backlog has been written");
                 }
@@ -108,6 +113,7 @@ impl Writer {
                     );
                 }
                 *last = Some(e.to_string());
+                self.status.held_rows.store(rows, Ordering::Relaxed);
                 self.retry = Some(changes);
             }
         }

@@ -166,9 +166,9 @@ pub struct Overview {
     pub db_persistent: bool,
     /// Bytes of the database file and its write-ahead log (0 in memory).
     pub db_size_bytes: u64,
-    /// Peer and torrent changes recorded in memory and not yet taken by the writer
-    /// (`SwarmStore::counts().pending_changes`). A batch that failed to write is held by the
-    /// writer for the next try and is not counted here; `write_error` tells that writes fail.
+    /// Peer and torrent changes not yet written: recorded in memory
+    /// (`SwarmStore::counts().pending_changes`) plus the rows of a failed batch the writer holds
+    /// for its next try (`WriterStatus::held_rows`).
     pub backlog: u64,
     /// Write batches that failed since start.
     pub write_failures: u64,
@@ -435,7 +435,11 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
         completed_source: if persistent { "database" } else { "memory" },
         db_persistent: persistent,
         db_size_bytes: facts.size,
-        backlog: counts.pending_changes,
+        backlog: counts.pending_changes
+            + web
+                .writer
+                .held_rows
+                .load(std::sync::atomic::Ordering::Relaxed),
         write_failures: web.writer.failures.load(Ordering::Relaxed),
         write_error: web.writer.last_error.lock().clone(),
         read_error,
