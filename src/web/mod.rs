@@ -166,7 +166,7 @@ pub fn routes(
         .and(warp::ext::optional::<ConnAddr>())
         .and(warp::header::headers_cloned());
     let get = warp::method()
-        .and(common.clone())
+        .and(common)
         .and_then(|m: Method, p, q, c, h| async move {
             if m == Method::POST {
                 Err(warp::reject::not_found()) // read with its body below
