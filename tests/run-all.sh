@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Real BitTorrent clients for tests/real_clients.rs.
+# Real BitTorrent clients for tests/real_clients.rs, and a browser for tests/browser.rs.
 missing=()
 command -v aria2c >/dev/null || missing+=(aria2)
 command -v transmission-cli >/dev/null || missing+=(transmission-cli)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   # The image deletes downloaded .debs after each apt run, so wait for the lock and retry.

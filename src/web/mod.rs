@@ -10,6 +10,7 @@
 //! Errors: [`error::WebError`], turned into an HTTP status and a short page in one place.
 
 pub mod auth;
+pub mod blocklist;
 pub mod chart;
 pub mod dashboard;
 pub mod error;
@@ -250,12 +251,16 @@ async fn dispatch(
             Err(WebError::NotFound)
         }
         "/blocklist" if get => {
-            let _who = web.guard(req, Access::Page).await?;
-            Err(WebError::NotFound)
+            let who = web.guard(req, Access::Page).await?;
+            blocklist::show(web, &who).await
         }
-        "/blocklist" | "/blocklist/remove" if post => {
-            let _who = web.guard(req, Access::Page).await?;
-            Err(WebError::NotFound)
+        "/blocklist" if post => {
+            let who = web.guard(req, Access::Page).await?;
+            blocklist::add(web, req, &who).await
+        }
+        "/blocklist/remove" if post => {
+            let who = web.guard(req, Access::Page).await?;
+            blocklist::remove(web, req, &who).await
         }
         path if path.starts_with("/api/") || path.starts_with("/export/") => {
             web.guard(req, Access::Api).await?;

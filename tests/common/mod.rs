@@ -2,6 +2,7 @@
 //! and talks to it over raw TCP so tests see the bytes on the wire.
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod web;
 
 use retracker::config::Config;

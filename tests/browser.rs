@@ -1,0 +1,238 @@
+//! The web UI in a real browser: Debian's headless chromium, driven over the Chrome DevTools
+//! Protocol (tests/common/cdp.rs), logs in through the form, reads the dashboard, adds a block
+//! through the blocklist form, and saves screenshots under
+//! `$CARGO_TARGET_TMPDIR/browser/` for a human to look at.
+//!
+//! Needs chromium: `bash tests/run-all.sh` installs it. Without it this test fails (it never
+//! passes silently); `RETRACKER_SKIP_BROWSER=1` skips it on purpose.
+
+mod common;
+
+use common::cdp::{chromium_path, Chrome, Page};
+use common::web::{self, PASSWORD};
+use common::{get, query};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// Like `assert!`, but returns the message as an `Err` (the browser part runs on another
+/// thread and reports failures through its result).
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+/// Where the screenshots go.
+const SHOTS: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/browser/");
+
+/// Two torrents: 3 seeders and 2 leechers from five addresses.
+const X: [u8; 20] = *b"browser-torrent-X-01";
+const Y: [u8; 20] = *b"browser-torrent-Y-02";
+
+/// (torrent, 127.0.0.`n`, seeder?)
+const SWARM: [(&[u8; 20], u8, bool); 5] = [
+    (&X, 11, true),
+    (&X, 12, true),
+    (&X, 13, false),
+    (&Y, 14, true),
+    (&Y, 15, false),
+];
+
+#[tokio::test]
+async fn the_ui_works_in_a_real_browser() {
+    if std::env::var("RETRACKER_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        println!("SKIPPED: the browser test (RETRACKER_SKIP_BROWSER=1)");
+        return;
+    }
+    let chromium = chromium_path();
+    assert!(
+        chromium.exists(),
+        "{} not found: this test drives a real browser. `bash tests/run-all.sh` installs it \
+         (apt-get install chromium); set RETRACKER_SKIP_BROWSER=1 to skip this test explicitly",
+        chromium.display()
+    );
+
+    let t = web::start(|_| {}).await;
+    for (hash, n, seeder) in SWARM {
+        let r = get(
+            t.addr,
+            Some(IpAddr::from([127, 0, 0, n])),
+            &format!(
+                "/announce?{}",
+                query(
+                    hash,
+                    u32::from(n),
+                    6000 + u16::from(n),
+                    if seeder { 0 } else { 99 },
+                    ""
+                )
+            ),
+            &[],
+        )
+        .await;
+        assert!(
+            r.dict().get("failure reason").is_none(),
+            "announce from .{n}"
+        );
+    }
+    let base = format!("http://{}", t.addr);
+    // The browser blocks on its socket: keep it off the runtime that serves the tracker.
+    tokio::task::spawn_blocking(move || drive(&base))
+        .await
+        .expect("the browser part does not panic")
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Everything done in the browser; `Err` with what went wrong.
+fn drive(base: &str) -> Result<(), String> {
+    let chrome = Chrome::launch(Duration::from_secs(60))?;
+    let mut page = chrome
+        .page()
+        .map_err(|e| format!("{e}\nchromium stderr:\n{}", chrome.stderr_tail()))?;
+    std::fs::create_dir_all(SHOTS).map_err(|e| format!("{SHOTS}: {e}"))?;
+
+    // Not logged in: the dashboard sends the browser to the login form.
+    let url = visit(&mut page, &format!("{base}/stat"))?;
+    expect_path(&mut page, "/login", &url)?;
+
+    // A real form submission: type into the fields, click the button.
+    let submit = format!(
+        "(() => {{
+            const f = document.querySelector('form.login');
+            f.querySelector('#username').value = 'admin';
+            f.querySelector('#password').value = {};
+            f.querySelector('button[type=submit]').click();
+            return true;
+        }})()",
+        serde_json::to_string(PASSWORD).unwrap()
+    );
+    let url = page.load_after(|p| p.eval(&submit).map(drop))?;
+    println!("browser: submitted the login form, now at {url}");
+    page.wait_until("location.pathname === '/stat'", Duration::from_secs(10))?;
+
+    blocklist(&mut page, base)?;
+    dashboard(&mut page, base)?;
+    Ok(())
+}
+
+/// Navigates and prints where the browser ended up.
+fn visit(page: &mut Page, url: &str) -> Result<String, String> {
+    println!("browser: open {url}");
+    let now = page.navigate(url)?;
+    if now != url {
+        println!("browser:   -> {now}");
+    }
+    Ok(now)
+}
+
+fn expect_path(page: &mut Page, path: &str, url: &str) -> Result<(), String> {
+    let now = page.eval("location.pathname")?;
+    if now != path {
+        return Err(format!(
+            "expected to be on {path}, but the browser is at {url}"
+        ));
+    }
+    Ok(())
+}
+
+/// The blocklist through its form: add an entry, see its row, screenshot, unblock it.
+fn blocklist(page: &mut Page, base: &str) -> Result<(), String> {
+    let url = visit(page, &format!("{base}/blocklist"))?;
+    expect_path(page, "/blocklist", &url)?;
+    let add = "(() => {
+        document.querySelector('#target').value = '10.66.0.9/16';
+        document.querySelector('#reason').value = 'browser test: flat 66 <b>';
+        document.querySelector('#block-form button[type=submit]').click();
+        return true;
+    })()";
+    let url = page.load_after(|p| p.eval(add).map(drop))?;
+    println!("browser: submitted the block form, now at {url}");
+    expect_path(page, "/blocklist", &url)?;
+    let rows = table_rows(page)?;
+    let row = rows
+        .iter()
+        .find(|r| r.first().map(String::as_str) == Some("10.66.0.0/16"))
+        .ok_or_else(|| format!("no row for 10.66.0.0/16 after adding it: {rows:?}"))?;
+    ensure!(row[1] == "network", "kind: {row:?}");
+    ensure!(
+        row[2] == "browser test: flat 66 <b>",
+        "the reason, as text: {row:?}"
+    );
+    ensure!(row[3].ends_with(" UTC"), "added: {row:?}");
+    ensure!(row[4] == "admin", "by: {row:?}");
+    save_screenshot(page, "blocklist.png")?;
+
+    // And off again with the row's Unblock button.
+    let unblock = "(() => {
+        document.querySelector('#blocklist tbody tr button[type=submit]').click();
+        return true;
+    })()";
+    let url = page.load_after(|p| p.eval(unblock).map(drop))?;
+    println!("browser: clicked Unblock, now at {url}");
+    let rows = table_rows(page)?;
+    ensure!(rows.is_empty(), "the entry is still there: {rows:?}");
+    Ok(())
+}
+
+/// The text of every cell of the blocklist table, row by row.
+fn table_rows(page: &mut Page) -> Result<Vec<Vec<String>>, String> {
+    let v = page.eval(
+        "[...document.querySelectorAll('#blocklist tbody tr')]
+            .map(tr => [...tr.cells].map(c => c.textContent.trim()))",
+    )?;
+    serde_json::from_value(v).map_err(|e| format!("table rows: {e}"))
+}
+
+/// The dashboard's totals against the swarm the test built.
+fn dashboard(page: &mut Page, base: &str) -> Result<(), String> {
+    let url = visit(page, &format!("{base}/stat"))?;
+    expect_path(page, "/stat", &url)?;
+    // First, so there is a picture of the page when an assertion below fails.
+    save_screenshot(page, "dashboard.png")?;
+    let seeders = SWARM.iter().filter(|(_, _, s)| *s).count() as u64;
+    let expected = [
+        ("torrents", 2),
+        ("peers", SWARM.len() as u64),
+        ("seeders", seeders),
+        ("leechers", SWARM.len() as u64 - seeders),
+    ];
+    for (id, want) in expected {
+        let text = page.eval(&format!(
+            "(e => e ? e.textContent : null)(document.getElementById('{id}'))"
+        ))?;
+        let text = text.as_str().ok_or_else(|| {
+            format!("the dashboard at {url} has no element #{id} (expected the number of {id})")
+        })?;
+        let n: u64 = text.trim().replace(',', "").parse().map_err(|_| {
+            format!("#{id} on the dashboard is {text:?}, not a number like \"1,234\"")
+        })?;
+        ensure!(
+            n == want,
+            "#{id} on the dashboard is {n}, the swarm has {want}"
+        );
+        println!("browser: dashboard #{id} = {}", text.trim());
+    }
+    Ok(())
+}
+
+/// Saves a screenshot as `SHOTS/name` after checking it is a real PNG.
+fn save_screenshot(page: &mut Page, name: &str) -> Result<(), String> {
+    let png = page.screenshot_png()?;
+    if !png.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err(format!("{name}: the screenshot is not a PNG"));
+    }
+    // A blank 1280x900 viewport compresses to a few hundred bytes; a page with text is larger.
+    if png.len() < 4_000 {
+        return Err(format!(
+            "{name}: a {} byte screenshot looks empty",
+            png.len()
+        ));
+    }
+    let path = Path::new(SHOTS).join(name);
+    std::fs::write(&path, &png).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("browser: saved {} ({} bytes)", path.display(), png.len());
+    Ok(())
+}
