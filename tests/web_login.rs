@@ -63,6 +63,7 @@ async fn login_sets_a_strict_http_only_cookie_and_logout_kills_it() {
         "{html}"
     );
     let b = Browser::login(t.addr).await;
+    let other = Browser::login(t.addr).await;
     let r = request(t.addr, "GET", "/login", &[], "").await;
     assert_eq!(r.status, 200);
     // The cookie attributes a user's browser enforces.
@@ -100,21 +101,35 @@ async fn login_sets_a_strict_http_only_cookie_and_logout_kills_it() {
     assert_eq!(no_csrf.status, 403);
     let wrong_csrf = b.post("/logout", "csrf=00").await;
     assert_eq!(wrong_csrf.status, 403);
-    let token = {
-        let form = request(t.addr, "GET", "/blocklist", &[("Cookie", &b.cookie)], "").await;
-        csrf_in(&String::from_utf8_lossy(&form.body))
+    // The logout button of the page layout carries the session's token.
+    let token = csrf_in(&b.page("/stat").await).expect("logout form with a CSRF token");
+    let out = b.post("/logout", &format!("csrf={token}")).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/login"));
+    assert_eq!(set_cookie(&out, "retracker_session").as_deref(), Some(""));
+    assert_eq!(
+        b.get("/stat").await.status,
+        303,
+        "the copied cookie is dead"
+    );
+    // And it stays dead after a restart: the revocation is in the database.
+    let config = {
+        let mut c = common::config_in(t.dir.path());
+        c.stats.access_password = PASSWORD.into();
+        c.stats.session_hours = 2;
+        c
     };
-    // Until the pages exist the token is derived the same way; take it from any form.
-    if let Some(token) = token {
-        let out = b.post("/logout", &format!("csrf={token}")).await;
-        assert_eq!(out.status, 303);
-        assert_eq!(out.header("location"), Some("/login"));
-        assert_eq!(
-            b.get("/stat").await.status,
-            303,
-            "the copied cookie is dead"
-        );
-    }
+    let dir = t.stop().await;
+    let t = common::Tracker::start_in(dir, config, &["127.0.0.1:0"]).await;
+    let after = request(t.addr, "GET", "/stat", &[("Cookie", &b.cookie)], "").await;
+    assert_eq!(after.status, 303);
+    // While a session cookie from before the restart that was not logged out still works.
+    assert_eq!(
+        request(t.addr, "GET", "/stat", &[("Cookie", &other.cookie)], "")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]

@@ -203,6 +203,18 @@ pub async fn add(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec<u8
         .await
         .map_err(|e| WebError::Internal(e.to_string()))?
     };
+    // An announce that passed the check just before the new set was installed may re-add its
+    // peer after the sweep above; a second sweep shortly after catches it.
+    let later = Arc::clone(web);
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            later
+                .store
+                .remove_peers(&mut |h, p| later.blocklist.blocks_peer(h, p.ip))
+        })
+        .await;
+    });
     tracing::info!(
         "blocklist: {:?} from {} blocked {} {target}: {reason:?}; {dropped} peers dropped from the swarms",
         who.user,
