@@ -14,6 +14,7 @@ pub mod chart;
 pub mod error;
 pub mod format;
 pub mod login;
+pub mod metrics;
 pub mod reply;
 
 use crate::blocklist::Blocklist;
@@ -165,7 +166,7 @@ pub fn routes(
         .and(warp::ext::optional::<ConnAddr>())
         .and(warp::header::headers_cloned());
     let get = warp::method()
-        .and(common.clone())
+        .and(common)
         .and_then(|m: Method, p, q, c, h| async move {
             if m == Method::POST {
                 Err(warp::reject::not_found()) // read with its body below
@@ -225,7 +226,7 @@ async fn dispatch(
     let get = req.method == Method::GET || req.method == Method::HEAD;
     let post = req.method == Method::POST;
     match req.path.as_str() {
-        "/metrics" if metrics && get => Err(WebError::NotFound),
+        "/metrics" if metrics && get => metrics::metrics(web, req).await,
         _ if !ui => Err(WebError::NotFound),
         "/login" if get => login::form(web, req).await,
         "/login" if post => login::submit(web, req).await,
