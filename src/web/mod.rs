@@ -13,6 +13,7 @@ pub mod auth;
 pub mod chart;
 pub mod error;
 pub mod format;
+pub mod history;
 pub mod login;
 pub mod metrics;
 pub mod reply;
@@ -234,7 +235,11 @@ async fn dispatch(
             let who = web.guard(req, Access::Page).await?;
             login::logout(web, req, &who).await
         }
-        "/" | "/stat" | "/stats" | "/history" | "/all_peers" if get => {
+        "/history" if get => {
+            let who = web.guard(req, Access::Page).await?;
+            history::page(web, &who).await
+        }
+        "/" | "/stat" | "/stats" | "/all_peers" if get => {
             let _who = web.guard(req, Access::Page).await?;
             Err(WebError::NotFound)
         }
