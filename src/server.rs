@@ -126,6 +126,10 @@ pub async fn run(
     ));
 
     let ticker = tokio::spawn(stats_loop(Arc::clone(&stats), stop_rx.clone()));
+    let snapshots = tokio::spawn(crate::web::history::snapshot_loop(
+        Arc::clone(&web),
+        stop_rx.clone(),
+    ));
 
     let graceful = Arc::new(GracefulShutdown::new());
     let separate_web = !listeners.web.is_empty();
@@ -190,6 +194,7 @@ pub async fn run(
     }
     let _ = cleaner.await;
     let _ = ticker.await;
+    let _ = snapshots.await;
     let _ = writer.await; // its last flush writes the backlog
     tracing::info!("stopped");
     Ok(())

@@ -10,6 +10,7 @@
 //! unique addresses).
 
 pub mod census;
+pub mod prometheus;
 
 use parking_lot::Mutex;
 use std::collections::VecDeque;

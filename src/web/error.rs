@@ -20,6 +20,9 @@ pub enum WebError {
     /// A form without the right CSRF token.
     #[error("the form has expired or did not come from this site (CSRF token missing or wrong); reload the page and try again")]
     Csrf,
+    /// Refused whoever asks, with the setting that would allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// Too many failed logins from this address.
     #[error("too many failed logins from your address; try again in {0} seconds")]
     TooManyRequests(u32),
@@ -47,7 +50,7 @@ impl WebError {
             WebError::Disabled | WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::LoginNeeded => StatusCode::SEE_OTHER,
             WebError::Unauthorized => StatusCode::UNAUTHORIZED,
-            WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::Csrf | WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -16,7 +16,9 @@ pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod format;
+pub mod history;
 pub mod login;
+pub mod metrics;
 pub mod overview;
 pub mod peers;
 pub mod reply;
@@ -230,7 +232,7 @@ async fn dispatch(
     let get = req.method == Method::GET || req.method == Method::HEAD;
     let post = req.method == Method::POST;
     match req.path.as_str() {
-        "/metrics" if metrics && get => Err(WebError::NotFound),
+        "/metrics" if metrics && get => metrics::metrics(web, req).await,
         _ if !ui => Err(WebError::NotFound),
         "/login" if get => login::form(web, req).await,
         "/login" if post => login::submit(web, req).await,
@@ -247,8 +249,8 @@ async fn dispatch(
             peers::page(web, req, &who).await
         }
         "/history" if get => {
-            let _who = web.guard(req, Access::Page).await?;
-            Err(WebError::NotFound)
+            let who = web.guard(req, Access::Page).await?;
+            history::page(web, &who).await
         }
         "/blocklist" if get => {
             let who = web.guard(req, Access::Page).await?;
