@@ -5,7 +5,7 @@
 mod common;
 
 use common::web::{self, csrf_in, enc, request, Browser, PASSWORD};
-use common::{config_in, get, pct, query, Dict, Resp, Tracker};
+use common::{config_in, pct, query, Dict, Resp, Tracker};
 use std::net::{IpAddr, SocketAddr};
 
 const A: [u8; 20] = *b"blocklist-torrent-A1";
@@ -21,9 +21,7 @@ fn hex(h: &[u8]) -> String {
 
 /// Announce from 127.0.0.`from`.
 async fn announce_from(t: &Tracker, from: u8, q: &str) -> Dict {
-    let r = get(t.addr, Some(ip(from)), &format!("/announce?{q}"), &[]).await;
-    assert_eq!(r.status, 200);
-    r.dict()
+    t.announce_from(ip(from), q).await
 }
 
 /// Announce from 127.0.0.`from` expecting success; the peers it is given.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::web::{self, request, Browser, PASSWORD};
+use common::web::{self, basic, request, Browser, PASSWORD};
 use common::{id20, pct, Tracker};
 use retracker::web::format;
 use serde_json::Value;
@@ -83,15 +83,7 @@ fn swarm() -> Vec<Peer> {
 
 /// Sends an announce from `from`, expecting success.
 async fn announce_from(t: &Tracker, from: &str, query: &str) {
-    let r = common::get(
-        t.addr,
-        Some(from.parse().unwrap()),
-        &format!("/announce?{query}"),
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    let d = r.dict();
+    let d = t.announce_from(from.parse().unwrap(), query).await;
     assert!(
         d.get("failure reason").is_none(),
         "refused: {:?} for {query}",
@@ -130,15 +122,16 @@ fn believe_ip(c: &mut retracker::config::Config) {
     c.tracker.allow_internal_ip = true;
 }
 
-fn basic() -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PASSWORD}"));
-    format!("Basic {b64}")
-}
-
 /// GET with HTTP basic auth; returns the response.
 async fn api(t: &Tracker, target: &str) -> common::Resp {
-    request(t.addr, "GET", target, &[("Authorization", &basic())], "").await
+    request(
+        t.addr,
+        "GET",
+        target,
+        &[("Authorization", &basic("admin", PASSWORD))],
+        "",
+    )
+    .await
 }
 
 async fn api_json(t: &Tracker, target: &str) -> Value {

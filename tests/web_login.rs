@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::web::{self, csrf_in, enc, request, set_cookie, Browser, PASSWORD};
+use common::web::{self, basic, csrf_in, enc, request, set_cookie, Browser, PASSWORD};
 
 #[tokio::test]
 async fn pages_need_a_session_and_the_api_needs_credentials() {
@@ -25,11 +25,6 @@ async fn pages_need_a_session_and_the_api_needs_credentials() {
             .starts_with("Basic realm="));
     }
     // Scripts use HTTP basic auth with the same account.
-    let basic = |user: &str, pass: &str| {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-        format!("Basic {b64}")
-    };
     let wrong = request(
         t.addr,
         "GET",

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::web::{self, request, Browser, PASSWORD};
+use common::web::{self, basic, request, Browser, PASSWORD};
 use common::{pct, query, Resp};
 use prometheus_parse::{Sample, Scrape, Value};
 use std::net::SocketAddr;
@@ -33,12 +33,6 @@ fn value(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
         Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
         ref other => panic!("{name} is not a number: {other:?}"),
     }
-}
-
-fn basic(user: &str, pass: &str) -> String {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-    format!("Basic {b64}")
 }
 
 async fn metrics(addr: SocketAddr, headers: &[(&str, &str)]) -> Resp {

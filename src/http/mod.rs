@@ -169,6 +169,18 @@ fn answer(
     response
 }
 
+/// The proxy headers of a request, raw, for the address policy.
+pub fn proxy_headers(headers: &HeaderMap) -> ProxyHeaders<'_> {
+    ProxyHeaders {
+        x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
+        x_forwarded_for: headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect(),
+    }
+}
+
 /// Applies the address policy to a request (proxy headers are looked at only in proxy mode).
 fn resolve_client(
     t: &Tracker,
@@ -177,14 +189,7 @@ fn resolve_client(
     reported_ip: Option<&str>,
 ) -> Result<Resolved, RequestError> {
     let proxy = if t.policy.mode == Mode::Proxy {
-        ProxyHeaders {
-            x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
-            x_forwarded_for: headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .map(|v| v.as_bytes())
-                .collect(),
-        }
+        proxy_headers(headers)
     } else {
         ProxyHeaders::default()
     };

@@ -26,7 +26,7 @@ pub mod reply;
 use crate::blocklist::Blocklist;
 use crate::http::{unix_now, ConnAddr};
 use crate::netlist::Networks;
-use crate::policy::{self, AddressPolicy, ProxyHeaders};
+use crate::policy::{self, AddressPolicy};
 use crate::stats::{Event, Stats};
 use crate::storage::writer::WriterStatus;
 use crate::storage::Storage;
@@ -343,14 +343,7 @@ impl Web {
 
     /// The client address of a request (trusted proxy headers applied).
     pub fn client_address(&self, socket: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let proxy = ProxyHeaders {
-            x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
-            x_forwarded_for: headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .map(|v| v.as_bytes())
-                .collect(),
-        };
+        let proxy = crate::http::proxy_headers(headers);
         policy::client_address(&self.policy, socket, &proxy)
     }
 

@@ -84,6 +84,14 @@ impl Tracker {
         get(self.addr, None, target, &[]).await
     }
 
+    /// Announce with `query` from the local address `from` (e.g. 127.0.0.2); returns the
+    /// decoded dict, refusal or not.
+    pub async fn announce_from(&self, from: IpAddr, query: &str) -> Dict {
+        let r = get(self.addr, Some(from), &format!("/announce?{query}"), &[]).await;
+        assert_eq!(r.status, 200, "tracker answers are HTTP 200");
+        r.dict()
+    }
+
     /// Announce with `query`, expecting success; returns the decoded dict.
     pub async fn announce(&self, query: &str) -> Dict {
         let r = self.get(&format!("/announce?{query}")).await;

@@ -71,6 +71,13 @@ pub fn csrf_in(html: &str) -> Option<String> {
     Some(html[at..].split('"').next()?.to_owned())
 }
 
+/// An `Authorization` header value for HTTP basic auth.
+pub fn basic(user: &str, pass: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    format!("Basic {b64}")
+}
+
 /// Percent-encodes a form value.
 pub fn enc(v: &str) -> String {
     v.bytes()
