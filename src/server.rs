@@ -144,39 +144,33 @@ pub async fn run(
     )
     .or(routes(tracker))
     .unify();
-    for l in listeners.tracker {
-        let loop_ = accept_loop(
-            l,
-            tracker_filter.clone(),
-            Arc::clone(&graceful),
-            stop_rx.clone(),
-        );
-        accepting.push(tokio::spawn(loop_));
-    }
+    serve_all(
+        listeners.tracker,
+        &tracker_filter,
+        &graceful,
+        &stop_rx,
+        &mut accepting,
+    );
     let web_filter = crate::web::routes(Arc::clone(&web), true, !separate_metrics)
         .or(not_found())
         .unify();
-    for l in listeners.web {
-        let loop_ = accept_loop(
-            l,
-            web_filter.clone(),
-            Arc::clone(&graceful),
-            stop_rx.clone(),
-        );
-        accepting.push(tokio::spawn(loop_));
-    }
+    serve_all(
+        listeners.web,
+        &web_filter,
+        &graceful,
+        &stop_rx,
+        &mut accepting,
+    );
     let metrics_filter = crate::web::routes(Arc::clone(&web), false, true)
         .or(not_found())
         .unify();
-    for l in listeners.metrics {
-        let loop_ = accept_loop(
-            l,
-            metrics_filter.clone(),
-            Arc::clone(&graceful),
-            stop_rx.clone(),
-        );
-        accepting.push(tokio::spawn(loop_));
-    }
+    serve_all(
+        listeners.metrics,
+        &metrics_filter,
+        &graceful,
+        &stop_rx,
+        &mut accepting,
+    );
 
     shutdown.await;
     tracing::info!("shutting down: no new connections, finishing requests in flight");
@@ -260,6 +254,26 @@ async fn cleanup_loop(
             let _ =
                 tokio::task::spawn_blocking(move || storage.delete_expired(expire_before)).await;
         }
+    }
+}
+
+/// Starts an accept loop serving `filter` on each of `listeners`.
+fn serve_all<F>(
+    listeners: Vec<TcpListener>,
+    filter: &F,
+    graceful: &Arc<GracefulShutdown>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) where
+    F: warp::Filter<Extract = (http::Response<Vec<u8>>,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    for l in listeners {
+        let task = accept_loop(l, filter.clone(), Arc::clone(graceful), stop.clone());
+        tasks.push(tokio::spawn(task));
     }
 }
 

@@ -173,8 +173,8 @@ fn a_foreign_database_file_exits_2_and_is_left_untouched() {
     );
 }
 
-#[test]
-fn hash_password_prints_a_hash_the_config_accepts_and_the_login_verifies() {
+/// Runs `retracker hash-password` with `input` on standard input.
+fn hash_password(input: &[u8]) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new(BIN)
         .arg("hash-password")
@@ -183,13 +183,13 @@ fn hash_password_prints_a_hash_the_config_accepts_and_the_login_verifies() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"s3cret pass\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn hash_password_prints_a_hash_the_config_accepts_and_the_login_verifies() {
+    let out = hash_password(b"s3cret pass\n");
     assert_eq!(out.status.code(), Some(0));
     let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
@@ -208,14 +208,5 @@ fn hash_password_prints_a_hash_the_config_accepts_and_the_login_verifies() {
     assert!(auth.verify("admin", "s3cret pass"));
 
     // An empty password is refused: it would switch the web UI off.
-    let mut child = Command::new(BIN)
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(hash_password(b"\n").status.code(), Some(2));
 }

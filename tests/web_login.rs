@@ -193,3 +193,46 @@ async fn an_argon2_hash_works_as_the_password() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_web_listener_keeps_the_ui_off_the_tracker_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config_in(dir.path());
+    config.stats.access_password = PASSWORD.into();
+    let l1 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let l2 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (tracker, ui) = (l1.local_addr().unwrap(), l2.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let listeners = retracker::server::Listeners {
+        tracker: vec![l1],
+        web: vec![l2],
+        metrics: vec![],
+    };
+    let server = tokio::spawn(retracker::server::run(config, listeners, async {
+        let _ = stopped.await;
+    }));
+
+    // The tracker port: announces, and no UI, no login form, no metrics.
+    let q = common::query(&[3; 20], 1, 6881, 0, "");
+    let d = common::get(tracker, None, &format!("/announce?{q}"), &[])
+        .await
+        .dict();
+    assert!(d.get("failure reason").is_none());
+    for path in ["/stat", "/login", "/api/stats", "/metrics"] {
+        assert_eq!(
+            request(tracker, "GET", path, &[], "").await.status,
+            404,
+            "{path}"
+        );
+    }
+    // The UI port: the UI and metrics, and no tracker.
+    assert_eq!(request(ui, "GET", "/stat", &[], "").await.status, 303);
+    let b = Browser::login(ui).await;
+    assert!(b.page("/stat").await.contains("id=\"peers\""));
+    assert_eq!(request(ui, "GET", "/metrics", &[], "").await.status, 200);
+    let announce = request(ui, "GET", &format!("/announce?{q}"), &[], "").await;
+    assert_eq!(announce.status, 404);
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
