@@ -115,6 +115,30 @@ fn drive(base: &str) -> Result<(), String> {
 
     blocklist(&mut page, base)?;
     dashboard(&mut page, base)?;
+    peers_and_history(&mut page, base)?;
+    Ok(())
+}
+
+/// The peers browser lists the swarm; the history page draws its charts (SVG, no JavaScript).
+fn peers_and_history(page: &mut Page, base: &str) -> Result<(), String> {
+    let url = visit(page, &format!("{base}/all_peers?sort=addr&dir=asc"))?;
+    expect_path(page, "/all_peers", &url)?;
+    save_screenshot(page, "peers.png")?;
+    let rows = page.eval("document.querySelectorAll('#peers tbody tr').length")?;
+    ensure!(
+        rows.as_u64() == Some(SWARM.len() as u64),
+        "the peers browser at {url} shows {rows} rows, the swarm has {} peers",
+        SWARM.len()
+    );
+    let url = visit(page, &format!("{base}/history"))?;
+    expect_path(page, "/history", &url)?;
+    save_screenshot(page, "history.png")?;
+    let charts = page.eval("document.querySelectorAll('svg').length")?;
+    ensure!(
+        charts.as_u64().is_some_and(|n| n >= 4),
+        "the history page at {url} shows {charts} charts"
+    );
+    println!("browser: peers browser rows = {rows}, history charts = {charts}");
     Ok(())
 }
 
