@@ -190,12 +190,39 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             tracing::info!("metrics on http://{addr}/metrics");
         }
     }
-    match server::run(config, listeners, shutdown_signal()).await {
+    let (reload_tx, reloads) = tokio::sync::watch::channel(std::sync::Arc::new(config.clone()));
+    tokio::spawn(reload_on_sighup(path.to_owned(), reload_tx));
+    match server::run_with_reload(config, listeners, shutdown_signal(), reloads).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(ServerError::Storage(e)) => {
             tracing::error!("{e}");
             eprintln!("retracker: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// On each SIGHUP re-reads the configuration file; a valid one is handed to the server, an
+/// invalid one is logged and the running configuration kept.
+async fn reload_on_sighup(
+    path: PathBuf,
+    reloads: tokio::sync::watch::Sender<std::sync::Arc<Config>>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reload needs a restart");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading {}", path.display());
+        match config::load_file(&path) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    tracing::warn!("{w}");
+                }
+                let _ = reloads.send(std::sync::Arc::new(loaded.config));
+            }
+            Err(e) => tracing::error!("reload refused, keeping the running configuration: {e}"),
         }
     }
 }

@@ -75,11 +75,25 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Runs the tracker on `listeners` until `shutdown` completes.
+/// Runs the tracker on `listeners` until `shutdown` completes, with the configuration it started
+/// with.
 pub async fn run(
     config: Config,
     listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let (_keep, reloads) = watch::channel(Arc::new(config.clone()));
+    run_with_reload(config, listeners, shutdown, reloads).await
+}
+
+/// Runs the tracker on `listeners` until `shutdown` completes; every configuration sent on
+/// `reloads` (the binary sends one per SIGHUP, after validating the file) is applied to what
+/// can change at run time, see [`reload_loop`].
+pub async fn run_with_reload(
+    config: Config,
+    listeners: impl Into<Listeners>,
+    shutdown: impl Future<Output = ()>,
+    reloads: watch::Receiver<Arc<Config>>,
 ) -> Result<(), ServerError> {
     let listeners = listeners.into();
     let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
@@ -126,6 +140,7 @@ pub async fn run(
     ));
 
     let ticker = tokio::spawn(stats_loop(Arc::clone(&stats), stop_rx.clone()));
+    let reloader = tokio::spawn(reload_loop(config.clone(), reloads, stop_rx.clone()));
     let snapshots = tokio::spawn(crate::web::history::snapshot_loop(
         Arc::clone(&web),
         stop_rx.clone(),
@@ -188,6 +203,7 @@ pub async fn run(
     }
     let _ = cleaner.await;
     let _ = ticker.await;
+    let _ = reloader.await;
     let _ = snapshots.await;
     let _ = writer.await; // its last flush writes the backlog
     tracing::info!("stopped");
@@ -216,6 +232,28 @@ async fn open_and_restore(
     );
     store.restore(torrents);
     Ok(storage)
+}
+
+/// Applies each reloaded configuration and logs what changed.
+async fn reload_loop(
+    mut current: Config,
+    mut reloads: watch::Receiver<Arc<Config>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            changed = reloads.changed() => if changed.is_err() { return },
+            _ = stop.changed() => return,
+        }
+        let new = Config::clone(&reloads.borrow_and_update());
+        let changed = crate::config::changed_keys(&current, &new);
+        if changed.is_empty() {
+            tracing::info!("reload: the configuration has not changed");
+        } else {
+            tracing::info!("reload: changed {}", changed.join(", "));
+        }
+        current = new;
+    }
 }
 
 /// Samples the request counters once a second for the "per second now" rates.

@@ -20,7 +20,7 @@ mod syntax;
 mod value;
 
 pub use load::{env_warnings, load_file, load_str, load_with_env, ConfigError, Loaded};
-pub use render::{example_ini, render};
+pub use render::{changed_keys, example_ini, render};
 
 use crate::netlist::Networks;
 use std::net::IpAddr;

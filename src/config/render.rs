@@ -109,3 +109,13 @@ mod tests {
         }
     }
 }
+
+/// The keys whose effective value differs between `old` and `new`, as `[SECTION] key` (secrets
+/// named, never shown), in registry order: what a reload log line reports.
+pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
+    super::keys::KEYS
+        .iter()
+        .filter(|k| (k.show)(old) != (k.show)(new))
+        .map(|k| format!("[{}] {}", k.section, k.name))
+        .collect()
+}

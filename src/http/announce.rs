@@ -2,8 +2,10 @@
 
 use super::error::RequestError;
 use super::{answer, reply, resolve_client, unix_now, Tracker};
-use crate::policy;
-use crate::protocol::announce::{encode_announce, parse_announce, AnnounceResponse};
+use crate::policy::{self, Resolved};
+use crate::protocol::announce::{
+    encode_announce, parse_announce, AnnounceRequest, AnnounceResponse,
+};
 use crate::protocol::query::query_has_key;
 use crate::stats::RequestKind;
 use crate::swarm::{Announce, AnnounceOutcome};
@@ -24,14 +26,22 @@ pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) ->
     answer(t, RequestKind::Announce, started, result)
 }
 
-fn announce(
+/// What an announce answers, whatever the transport (HTTP here, UDP in `crate::udp`).
+#[derive(Debug, Default)]
+pub struct Answer {
+    /// Counts and the peers chosen.
+    pub outcome: AnnounceOutcome,
+    /// A `warning message` for the client (reported ip not used, numwant capped, ...).
+    pub warning: Option<String>,
+}
+
+/// The transport-neutral part of an announce: the client address is already resolved; checks
+/// the blocklist, caps numwant, updates the swarm and picks peers.
+pub fn process(
     t: &Tracker,
-    socket: IpAddr,
-    headers: &HeaderMap,
-    query: &[u8],
-) -> Result<Vec<u8>, RequestError> {
-    let req = parse_announce(query)?;
-    let resolved = resolve_client(t, socket, headers, req.ip.as_deref())?;
+    req: &AnnounceRequest,
+    resolved: &Resolved,
+) -> Result<Answer, RequestError> {
     t.blocklist
         .check(&req.info_hash, &[resolved.client, resolved.peer])?;
 
@@ -59,6 +69,18 @@ fn announce(
         (Some(a), None) => Some(a.to_owned()),
         (None, b) => b.map(str::to_owned),
     };
+    Ok(Answer { outcome, warning })
+}
+
+fn announce(
+    t: &Tracker,
+    socket: IpAddr,
+    headers: &HeaderMap,
+    query: &[u8],
+) -> Result<Vec<u8>, RequestError> {
+    let req = parse_announce(query)?;
+    let resolved = resolve_client(t, socket, headers, req.ip.as_deref())?;
+    let Answer { outcome, warning } = process(t, &req, &resolved)?;
     let mut body = Vec::with_capacity(128 + outcome.peers.len() * if req.compact { 6 } else { 64 });
     encode_announce(
         &AnnounceResponse {
