@@ -80,6 +80,16 @@ fn ini_value(value: &str) -> String {
     }
 }
 
+/// The keys whose effective value differs between `old` and `new`, as `[SECTION] key` (secrets
+/// named, never shown), in registry order: what a reload log line reports.
+pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
+    super::keys::KEYS
+        .iter()
+        .filter(|k| (k.show)(old) != (k.show)(new))
+        .map(|k| format!("[{}] {}", k.section, k.name))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,14 +118,16 @@ mod tests {
             assert_eq!(text.matches(&block).count(), 1, "{block}");
         }
     }
-}
 
-/// The keys whose effective value differs between `old` and `new`, as `[SECTION] key` (secrets
-/// named, never shown), in registry order: what a reload log line reports.
-pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
-    super::keys::KEYS
-        .iter()
-        .filter(|k| (k.show)(old) != (k.show)(new))
-        .map(|k| format!("[{}] {}", k.section, k.name))
-        .collect()
+    #[test]
+    fn changed_keys_names_what_differs_and_hides_secrets() {
+        let old = Config::default();
+        let mut new = old.clone();
+        assert!(changed_keys(&old, &new).is_empty());
+        new.tracker.numwant = 7;
+        new.stats.access_password = "hunter2".into();
+        let changed = changed_keys(&old, &new);
+        assert_eq!(changed, ["[TRACKER] numwant", "[STATS] access_password"]);
+        assert!(!changed.concat().contains("hunter2"));
+    }
 }
