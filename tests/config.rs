@@ -570,6 +570,11 @@ port = 8081
 host = ::1
 port = 9100
 allowed_networks = 10.0.0.0/8
+[TLS]
+cert = /etc/letsencrypt/live/tracker.lan/fullchain.pem
+key = "/etc/retracker/key #1.pem"
+port = 8444
+redirect_http = true
 "#;
 
 #[test]

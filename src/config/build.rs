@@ -9,7 +9,7 @@ use super::load::ConfigError;
 use super::value::{self, Refusal};
 use super::{
     CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel, LoggingConfig, MetricsConfig,
-    Mode, StatsConfig, TrackerConfig, WebConfig,
+    Mode, StatsConfig, TlsConfig, TrackerConfig, WebConfig,
 };
 use crate::netlist::Networks;
 use std::cell::Cell;
@@ -119,7 +119,8 @@ impl Settings {
         let own = &self.settings[index(key)].origin;
         match origin {
             Origin::Default => format!("{} ({text}, the default)", other.name),
-            o if o == own => format!("{} ({text})", other.name),
+            // A key at its default "comes from" the file too: no need to say so.
+            o if self.origin_name(o) == self.origin_name(own) => format!("{} ({text})", other.name),
             o => format!("{} ({text}, from {})", other.name, self.origin_name(o)),
         }
     }
@@ -146,6 +147,13 @@ impl Settings {
             Form::Text | Form::Path => Ok(t.to_owned()),
             _ => mismatch(section, name),
         })
+    }
+
+    /// A [`Form::Path`] key where empty means none.
+    fn opt_path(&self, section: &str, name: &str) -> Result<Option<PathBuf>, ConfigError> {
+        Ok(Some(self.text(section, name)?)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from))
     }
 
     /// A [`Form::Bool`] key.
@@ -226,9 +234,7 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
             secret_key: s.text("FLASK", "secret_key")?,
         },
         logging: LoggingConfig {
-            log_file: Some(s.text("LOGGING", "log_file")?)
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from),
+            log_file: s.opt_path("LOGGING", "log_file")?,
             level: match s.choice("LOGGING", "level")? {
                 "trace" => LogLevel::Trace,
                 "debug" => LogLevel::Debug,
@@ -313,6 +319,12 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
             port: s.int("METRICS", "port")?,
             allowed_networks: s.networks("METRICS", "allowed_networks")?,
         },
+        tls: TlsConfig {
+            cert: s.opt_path("TLS", "cert")?,
+            key: s.opt_path("TLS", "key")?,
+            port: s.int("TLS", "port")?,
+            redirect_http: s.boolean("TLS", "redirect_http")?,
+        },
     };
     debug_assert!(
         s.read.iter().all(Cell::get),
@@ -372,6 +384,25 @@ fn check_across_keys(c: &Config, s: &Settings) -> Result<(), ConfigError> {
         let user = key("STATS", "access_username");
         return Err(s.refuse_as(user, "a user name when access_password is set".into()));
     }
+    let tls = &c.tls;
+    match (&tls.cert, &tls.key) {
+        (Some(_), None) => {
+            let k = key("TLS", "key");
+            let other = s.other(k, "TLS", "cert");
+            return Err(s.refuse_as(k, format!("a PEM private key file, as {other} is set")));
+        }
+        (None, Some(_)) => {
+            let cert = key("TLS", "cert");
+            let other = s.other(cert, "TLS", "key");
+            return Err(s.refuse_as(cert, format!("a PEM certificate file, as {other} is set")));
+        }
+        _ => {}
+    }
+    if tls.cert.is_some() && tls.port != 0 && tls.port == t.port {
+        let port = key("TLS", "port");
+        let other = s.other(port, "TRACKER", "port");
+        return Err(s.refuse_as(port, format!("a port other than {other}")));
+    }
     Ok(())
 }
 
@@ -408,6 +439,20 @@ fn doubts(c: &Config, s: &Settings) -> Vec<String> {
             "mode",
             "but use_x_real_ip and use_x_forwarded_for are both off, so every client appears \
              with the proxy's address",
+        );
+    }
+    if c.tls.redirect_http && c.tls.cert.is_none() {
+        warn(
+            "TLS",
+            "redirect_http",
+            "but cert is empty, so there is no HTTPS to redirect to",
+        );
+    } else if c.tls.redirect_http && c.web.port != 0 {
+        warn(
+            "TLS",
+            "redirect_http",
+            "but the web UI has its own port ([WEB] port), which HTTPS does not serve, so \
+             nothing is redirected",
         );
     }
     if t.peer_expire_factor < 1.0 {
@@ -503,6 +548,61 @@ mod tests {
         assert!(!err.contains("broken"), "{err}");
         let good = crate::web::auth::hash_password("pw");
         assert!(with(&[("STATS", "access_password", &good)]).is_ok());
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together() {
+        let err = with(&[("TLS", "cert", "/etc/ssl/c.pem")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "test.ini: [TLS] key = \"\": expected a PEM private key file, as cert (/etc/ssl/c.pem) is set"
+        );
+        let err = with(&[("TLS", "key", "/etc/ssl/k.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("test.ini: [TLS] cert = \"\": expected a PEM certificate file, as key (/etc/ssl/k.pem) is set"),
+            "{err}"
+        );
+        let (c, w) = with(&[("TLS", "cert", "c.pem"), ("TLS", "key", "k.pem")]).unwrap();
+        assert_eq!(
+            c.tls.files(),
+            Some((std::path::Path::new("c.pem"), std::path::Path::new("k.pem")))
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(Config::default().tls.files(), None);
+        let err = with(&[
+            ("TLS", "cert", "c.pem"),
+            ("TLS", "key", "k.pem"),
+            ("TLS", "port", "8080"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(
+                "[TLS] port = \"8080\": expected a port other than port (8080, the default)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tls_redirect_without_https_warns() {
+        let (_, w) = with(&[("TLS", "redirect_http", "yes")]).unwrap();
+        assert!(
+            w[0].contains("[TLS] redirect_http = \"yes\": but cert is empty"),
+            "{w:?}"
+        );
+        let (_, w) = with(&[
+            ("TLS", "cert", "c.pem"),
+            ("TLS", "key", "k.pem"),
+            ("TLS", "redirect_http", "yes"),
+            ("WEB", "port", "8081"),
+        ])
+        .unwrap();
+        assert!(w[0].contains("its own port"), "{w:?}");
     }
 
     #[test]

@@ -121,6 +121,10 @@ pub static SECTIONS: &[Section] = &[
         name: "METRICS",
         doc: "Prometheus /metrics: where it is served and who may read it without logging in.",
     },
+    Section {
+        name: "TLS",
+        doc: "HTTPS: tracker, web UI and metrics as on the HTTP port; the files are re-read on every reload (SIGHUP).",
+    },
 ];
 
 /// One configuration key.
@@ -443,7 +447,34 @@ pub static KEYS: &[Key] = &[
         "Networks that may read /metrics without logging in (a logged-in user always may).",
         |c| c.metrics.allowed_networks.to_string(),
     ),
+    key(
+        "TLS", "cert", "", Form::Path,
+        "PEM certificate chain, server certificate first (certbot: fullchain.pem); empty = no HTTPS.",
+        |c| path_text(&c.tls.cert),
+    ),
+    key(
+        "TLS", "key", "", Form::Path,
+        "PEM private key of cert (certbot: privkey.pem); needed when cert is set.",
+        |c| path_text(&c.tls.key),
+    ),
+    key(
+        "TLS", "port", "8443", Form::Int { min: 0, max: 65535 },
+        "HTTPS port, on the addresses of [TRACKER] host; 0 = pick a free port.",
+        |c| c.tls.port.to_string(),
+    ),
+    key(
+        "TLS", "redirect_http", "false", Form::Bool,
+        "Redirect web UI pages asked over plain HTTP to HTTPS; tracker requests are never redirected.",
+        |c| yes_no(c.tls.redirect_http),
+    ),
 ];
+
+/// Shows an optional path the way the defaults are written (empty for none).
+fn path_text(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
 
 /// Shows a host list the way the defaults are written.
 fn hosts_text(hosts: &[std::net::IpAddr]) -> String {

@@ -45,6 +45,8 @@ pub struct Config {
     pub web: WebConfig,
     /// `[METRICS]`: where Prometheus metrics are served and who may read them.
     pub metrics: MetricsConfig,
+    /// `[TLS]`: HTTPS.
+    pub tls: TlsConfig,
 }
 
 /// `[FLASK]` section.
@@ -221,6 +223,26 @@ pub struct MetricsConfig {
     pub port: u16,
     /// Networks that may read /metrics without logging in.
     pub allowed_networks: Networks,
+}
+
+/// `[TLS]` section. The files are read by [`crate::tls`] at start and at every reload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsConfig {
+    /// PEM certificate chain; `None` (empty value) = no HTTPS. Set exactly when `key` is.
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    pub key: Option<PathBuf>,
+    /// HTTPS port, bound on `[TRACKER] host`; 0 picks a free one (tests).
+    pub port: u16,
+    /// Redirect web UI pages asked over plain HTTP to HTTPS (tracker requests never are).
+    pub redirect_http: bool,
+}
+
+impl TlsConfig {
+    /// The certificate and key paths when HTTPS is on.
+    pub fn files(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        Some((self.cert.as_deref()?, self.key.as_deref()?))
+    }
 }
 
 impl Config {
