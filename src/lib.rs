@@ -10,6 +10,7 @@
 //! - [`stats`]: counters funnelled through one event function, and the census of peers;
 //! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
 //! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
+//! - [`tls`]: the HTTPS certificate, loaded at start and swapped on reload;
 //! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks.
 
 pub mod blocklist;
@@ -23,4 +24,5 @@ pub mod server;
 pub mod stats;
 pub mod storage;
 pub mod swarm;
+pub mod tls;
 pub mod web;

@@ -1,8 +1,8 @@
 //! The `retracker` binary: command line, configuration, logging, listeners, signals.
 //!
 //! Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid `--check-config`;
-//! 2 when the configuration or the database cannot be used; 1 for other start-up failures
-//! (e.g. the port is taken).
+//! 2 when the configuration, the HTTPS certificate or the database cannot be used; 1 for other
+//! start-up failures (e.g. the port is taken).
 
 use clap::Parser;
 use retracker::config::{self, Config};
@@ -51,6 +51,13 @@ fn main() -> ExitCode {
     if cli.check_config {
         for w in &loaded.warnings {
             eprintln!("retracker: warning: {w}");
+        }
+        // The certificate is part of what a reload would use: check it too.
+        if let Some((cert, key)) = loaded.config.tls.files() {
+            if let Err(e) = retracker::tls::load(cert, key) {
+                eprintln!("retracker: HTTPS: {e}");
+                return ExitCode::from(2);
+            }
         }
         print!("{}", config::render(&loaded.config));
         eprintln!(
@@ -150,6 +157,9 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             listeners.metrics =
                 bind_all(&or_tracker_hosts(&config.metrics.host), config.metrics.port)?;
         }
+        if config.tls.files().is_some() {
+            listeners.https = bind_all(&t.host, config.tls.port)?;
+        }
         Ok::<(), ()>(())
     })();
     if bound.is_err() {
@@ -169,15 +179,30 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             tracing::info!("retracker listening on http://{addr}/announce");
         }
     }
+    for l in &listeners.https {
+        if let Ok(addr) = l.local_addr() {
+            tracing::info!("retracker listening on https://{addr}/announce");
+        }
+    }
     let ui = if listeners.web.is_empty() {
         &listeners.tracker
     } else {
         &listeners.web
     };
+    // With redirect_http, plain HTTP only sends the UI on to HTTPS.
+    let redirected = config.tls.redirect_http && !listeners.https.is_empty();
     if !config.stats.access_password.is_empty() {
-        for l in ui {
+        let plain_ui = !(redirected && listeners.web.is_empty());
+        for l in ui.iter().filter(|_| plain_ui) {
             if let Ok(addr) = l.local_addr() {
                 tracing::info!("web UI on http://{addr}/stat");
+            }
+        }
+        if listeners.web.is_empty() {
+            for l in &listeners.https {
+                if let Ok(addr) = l.local_addr() {
+                    tracing::info!("web UI on https://{addr}/stat");
+                }
             }
         }
     }
@@ -197,6 +222,11 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
         Err(ServerError::Storage(e)) => {
             tracing::error!("{e}");
             eprintln!("retracker: {e}");
+            ExitCode::from(2)
+        }
+        Err(ServerError::Tls(e)) => {
+            tracing::error!("HTTPS: {e}");
+            eprintln!("retracker: HTTPS: {e}");
             ExitCode::from(2)
         }
     }

@@ -2,16 +2,18 @@
 //!
 //! Opens and restores the database, starts the write-behind, cleanup and statistics tasks,
 //! serves HTTP on every listener (tracker, web UI and metrics, shared or apart) through hyper (warp's own server can neither time out slow headers nor stay
-//! quiet about every reset connection), and on `shutdown` stops accepting, lets requests in
-//! flight finish, flushes the write-behind backlog and returns.
+//! quiet about every reset connection), and HTTPS (rustls) with the same routes as the tracker
+//! listener, and on `shutdown` stops accepting, lets requests in flight finish, flushes the
+//! write-behind backlog and returns.
 
 use crate::blocklist::Blocklist;
 use crate::config::{Config, DbKind};
-use crate::http::{reply, routes, unix_now, ConnAddr, Tracker};
+use crate::http::{reply, routes, unix_now, ConnAddr, Tls, Tracker};
 use crate::stats::Stats;
 use crate::storage::writer::{Writer, WriterStatus};
 use crate::storage::{Storage, StorageError};
 use crate::swarm::{MemoryStore, SwarmStore};
+use crate::tls::{CertStore, TlsError};
 use crate::web::Web;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 use warp::Filter;
 
@@ -34,6 +37,8 @@ pub struct Listeners {
     pub web: Vec<TcpListener>,
     /// `/metrics` only.
     pub metrics: Vec<TcpListener>,
+    /// HTTPS with `[TLS] cert` and `key`, serving what `tracker` serves.
+    pub https: Vec<TcpListener>,
 }
 
 impl From<Vec<TcpListener>> for Listeners {
@@ -48,6 +53,8 @@ impl From<Vec<TcpListener>> for Listeners {
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests in flight before closing their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -57,6 +64,9 @@ pub enum ServerError {
     /// The database could not be opened or read.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The HTTPS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Binds a listener for `addr`. An IPv6 address is bound IPv6-only, so that `host = 0.0.0.0, ::`
@@ -96,6 +106,20 @@ pub async fn run_with_reload(
     reloads: watch::Receiver<Arc<Config>>,
 ) -> Result<(), ServerError> {
     let listeners = listeners.into();
+    let certs = if listeners.https.is_empty() {
+        None
+    } else {
+        let Some((cert, key)) = config.tls.files() else {
+            return Err(TlsError {
+                path: "[TLS] cert".into(),
+                what: "HTTPS listeners need a certificate and a key".into(),
+            }
+            .into());
+        };
+        let store = Arc::new(CertStore::load(cert, key)?);
+        tracing::info!("HTTPS certificate loaded from {}", cert.display());
+        Some(store)
+    };
     let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
     let db = Arc::new(match config.db.kind {
         DbKind::Sqlite => open_and_restore(&config, &store).await?,
@@ -140,7 +164,12 @@ pub async fn run_with_reload(
     ));
 
     let ticker = tokio::spawn(stats_loop(Arc::clone(&stats), stop_rx.clone()));
-    let reloader = tokio::spawn(reload_loop(config.clone(), reloads, stop_rx.clone()));
+    let reloader = tokio::spawn(reload_loop(
+        config.clone(),
+        reloads,
+        certs.clone(),
+        stop_rx.clone(),
+    ));
     let snapshots = tokio::spawn(crate::web::history::snapshot_loop(
         Arc::clone(&web),
         stop_rx.clone(),
@@ -159,19 +188,40 @@ pub async fn run_with_reload(
     )
     .or(routes(tracker))
     .unify();
+    // Plain HTTP sends the UI to HTTPS when asked to and when HTTPS serves the UI.
+    let redirect_to = match listeners.https.first().map(TcpListener::local_addr) {
+        Some(Ok(addr)) if config.tls.redirect_http && !separate_web => Some(addr.port()),
+        _ => None,
+    };
+    let plain_filter = crate::web::https_redirect(redirect_to)
+        .or(tracker_filter.clone())
+        .unify();
     serve_all(
         listeners.tracker,
-        &tracker_filter,
+        &plain_filter,
+        None,
         &graceful,
         &stop_rx,
         &mut accepting,
     );
+    if let Some(certs) = &certs {
+        let acceptor = TlsAcceptor::from(crate::tls::server_config(Arc::clone(certs)));
+        serve_all(
+            listeners.https,
+            &tracker_filter,
+            Some(acceptor),
+            &graceful,
+            &stop_rx,
+            &mut accepting,
+        );
+    }
     let web_filter = crate::web::routes(Arc::clone(&web), true, !separate_metrics)
         .or(not_found())
         .unify();
     serve_all(
         listeners.web,
         &web_filter,
+        None,
         &graceful,
         &stop_rx,
         &mut accepting,
@@ -182,6 +232,7 @@ pub async fn run_with_reload(
     serve_all(
         listeners.metrics,
         &metrics_filter,
+        None,
         &graceful,
         &stop_rx,
         &mut accepting,
@@ -234,10 +285,12 @@ async fn open_and_restore(
     Ok(storage)
 }
 
-/// Applies each reloaded configuration and logs what changed.
+/// Applies each reloaded configuration and logs what changed; re-reads the HTTPS certificate
+/// every time, see [`reload_certificate`].
 async fn reload_loop(
     mut current: Config,
     mut reloads: watch::Receiver<Arc<Config>>,
+    certs: Option<Arc<CertStore>>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -252,7 +305,42 @@ async fn reload_loop(
         } else {
             tracing::info!("reload: changed {}", changed.join(", "));
         }
+        reload_certificate(certs.as_ref(), &new).await;
         current = new;
+    }
+}
+
+/// Re-reads the certificate and key files of `config` into `certs` (certbot renews them in
+/// place, so this happens on every reload, changed paths or not). New handshakes get the new
+/// certificate; open connections keep theirs. Files that do not load are logged and the running
+/// certificate kept. HTTPS itself starts or stops only with a restart.
+async fn reload_certificate(certs: Option<&Arc<CertStore>>, config: &Config) {
+    let files = config
+        .tls
+        .files()
+        .map(|(c, k)| (c.to_owned(), k.to_owned()));
+    let (certs, (cert, key)) = match (certs, files) {
+        (Some(certs), Some(files)) => (Arc::clone(certs), files),
+        (Some(_), None) => {
+            tracing::warn!(
+                "reload: [TLS] cert is now empty, but HTTPS stops only with a restart; keeping the current certificate"
+            );
+            return;
+        }
+        (None, Some(_)) => {
+            tracing::warn!("reload: [TLS] cert is set, but HTTPS starts only with a restart");
+            return;
+        }
+        (None, None) => return,
+    };
+    let shown = cert.display().to_string();
+    let loaded = tokio::task::spawn_blocking(move || certs.reload(&cert, &key))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match loaded {
+        Ok(()) => tracing::info!("reload: HTTPS certificate loaded from {shown}"),
+        Err(e) => tracing::error!("reload: keeping the current HTTPS certificate: {e}"),
     }
 }
 
@@ -295,10 +383,11 @@ async fn cleanup_loop(
     }
 }
 
-/// Starts an accept loop serving `filter` on each of `listeners`.
+/// Starts an accept loop serving `filter` on each of `listeners`, over TLS with `tls`.
 fn serve_all<F>(
     listeners: Vec<TcpListener>,
     filter: &F,
+    tls: Option<TlsAcceptor>,
     graceful: &Arc<GracefulShutdown>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
@@ -310,7 +399,13 @@ fn serve_all<F>(
         + 'static,
 {
     for l in listeners {
-        let task = accept_loop(l, filter.clone(), Arc::clone(graceful), stop.clone());
+        let task = accept_loop(
+            l,
+            filter.clone(),
+            tls.clone(),
+            Arc::clone(graceful),
+            stop.clone(),
+        );
         tasks.push(tokio::spawn(task));
     }
 }
@@ -318,6 +413,7 @@ fn serve_all<F>(
 async fn accept_loop<F>(
     listener: TcpListener,
     filter: F,
+    tls: Option<TlsAcceptor>,
     graceful: Arc<GracefulShutdown>,
     mut stop: watch::Receiver<bool>,
 ) where
@@ -345,20 +441,51 @@ async fn accept_loop<F>(
         };
         let _ = stream.set_nodelay(true);
         let service = warp::service(filter.clone());
+        let https = tls.is_some();
         let svc =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnAddr(remote));
+                if https {
+                    req.extensions_mut().insert(Tls);
+                }
                 let mut service = service.clone();
                 service.call(req)
             });
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        let Some(acceptor) = tls.clone() else {
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("connection from {remote}: {e}");
+                }
+            });
+            continue;
+        };
+        // The handshake runs in the connection's own task, so a slow client holds up nobody
+        // else; it has TLS_HANDSHAKE_TIMEOUT, and shutdown abandons it.
+        let watcher = graceful.watcher();
+        let mut stop = stop.clone();
         tokio::spawn(async move {
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+            let stream = tokio::select! {
+                done = handshake => match done {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!("TLS handshake with {remote} failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake with {remote}: no handshake within {TLS_HANDSHAKE_TIMEOUT:?}");
+                        return;
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), svc));
             if let Err(e) = conn.await {
-                tracing::debug!("connection from {remote}: {e}");
+                tracing::debug!("TLS connection from {remote}: {e}");
             }
         });
     }

@@ -30,6 +30,10 @@ use warp::Filter;
 #[derive(Clone, Copy, Debug)]
 pub struct ConnAddr(pub SocketAddr);
 
+/// Set by the accept loop on requests that came over HTTPS.
+#[derive(Clone, Copy, Debug)]
+pub struct Tls;
+
 /// Everything a tracker request needs, shared by all connections.
 pub struct Tracker {
     /// The swarms.

@@ -27,6 +27,7 @@ fn form_response(
     status: StatusCode,
     message: &str,
     next: &str,
+    secure: bool,
 ) -> Result<Response<Vec<u8>>, WebError> {
     let auth = web.auth()?;
     let (cookie, token) = auth.login_csrf();
@@ -38,7 +39,7 @@ fn form_response(
     let mut resp = reply::page(&page);
     *resp.status_mut() = status;
     // Long enough to type a password, short enough not to linger.
-    reply::set_cookie(&mut resp, LOGIN_COOKIE, &cookie, 3600);
+    reply::set_cookie(&mut resp, LOGIN_COOKIE, &cookie, 3600, secure);
     Ok(resp)
 }
 
@@ -46,7 +47,7 @@ fn form_response(
 pub async fn form(web: &Arc<Web>, req: &Req) -> Result<Response<Vec<u8>>, WebError> {
     let query = reply::form(req.query.as_bytes());
     let next = reply::safe_next(query.get("next").map(String::as_str));
-    form_response(web, StatusCode::OK, "", &next)
+    form_response(web, StatusCode::OK, "", &next, req.https)
 }
 
 /// `POST /login`: CSRF, then the failed-login limit, then the password.
@@ -75,14 +76,21 @@ pub async fn submit(web: &Arc<Web>, req: &Req) -> Result<Response<Vec<u8>>, WebE
             StatusCode::UNAUTHORIZED,
             "Wrong user name or password.",
             &next,
+            req.https,
         );
     }
     auth.login_succeeded(req.client);
     tracing::info!("web login by {user:?} from {}", req.client);
     let (_, value) = auth.issue(now);
     let mut resp = reply::redirect(&next);
-    reply::set_cookie(&mut resp, SESSION_COOKIE, &value, auth.session_secs());
-    reply::set_cookie(&mut resp, LOGIN_COOKIE, "", 0);
+    reply::set_cookie(
+        &mut resp,
+        SESSION_COOKIE,
+        &value,
+        auth.session_secs(),
+        req.https,
+    );
+    reply::set_cookie(&mut resp, LOGIN_COOKIE, "", 0, req.https);
     Ok(resp)
 }
 
@@ -104,6 +112,6 @@ pub async fn logout(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec
         .await?;
     tracing::info!("web logout by {:?} from {}", who.user, req.client);
     let mut resp = reply::redirect("/login");
-    reply::set_cookie(&mut resp, SESSION_COOKIE, "", 0);
+    reply::set_cookie(&mut resp, SESSION_COOKIE, "", 0, req.https);
     Ok(resp)
 }

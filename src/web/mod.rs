@@ -24,7 +24,7 @@ pub mod peers;
 pub mod reply;
 
 use crate::blocklist::Blocklist;
-use crate::http::{unix_now, ConnAddr};
+use crate::http::{unix_now, ConnAddr, Tls};
 use crate::netlist::Networks;
 use crate::policy::{self, AddressPolicy};
 use crate::stats::{Event, Stats};
@@ -87,6 +87,8 @@ pub struct Req {
     pub client: IpAddr,
     /// The body (forms); empty for GET.
     pub body: Bytes,
+    /// Whether the request came over HTTPS (cookies are then `Secure`).
+    pub https: bool,
 }
 
 /// Who is signed in.
@@ -170,14 +172,15 @@ pub fn routes(
     let common = warp::path::full()
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::ext::optional::<ConnAddr>())
+        .and(warp::ext::optional::<Tls>())
         .and(warp::header::headers_cloned());
     let get = warp::method()
         .and(common)
-        .and_then(|m: Method, p, q, c, h| async move {
+        .and_then(|m: Method, p, q, c, t, h| async move {
             if m == Method::POST {
                 Err(warp::reject::not_found()) // read with its body below
             } else {
-                Ok::<_, warp::Rejection>((m, p, q, c, h, Bytes::new()))
+                Ok::<_, warp::Rejection>((m, p, q, c, t, h, Bytes::new()))
             }
         })
         .untuple_one();
@@ -187,7 +190,13 @@ pub fn routes(
         .and(warp::body::content_length_limit(MAX_FORM_BYTES))
         .and(warp::body::bytes());
     let requests = get.or(post).unify().then(
-        move |method, path: FullPath, query, conn: Option<ConnAddr>, headers, body| {
+        move |method,
+              path: FullPath,
+              query,
+              conn: Option<ConnAddr>,
+              tls: Option<Tls>,
+              headers,
+              body| {
             let web = Arc::clone(&web);
             async move {
                 let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
@@ -199,6 +208,7 @@ pub fn routes(
                     headers,
                     client,
                     body,
+                    https: tls.is_some(),
                 };
                 let result = dispatch(&web, &req, ui, metrics).await;
                 reply::finish(result.unwrap_or_else(|e| e.into_response(&req)))
@@ -206,6 +216,94 @@ pub fn routes(
         },
     );
     claim.and(requests.recover(reject_to_response).unify())
+}
+
+/// On a plain HTTP listener with `[TLS] redirect_http`: sends the UI's paths to the same path
+/// on HTTPS at `port` (301 for GET and HEAD, 308 otherwise, so a form keeps its method). Other
+/// paths, and everything when `port` is `None`, are rejected (not found) for the listener's own
+/// routes: tracker requests are never redirected (clients do not follow redirects reliably),
+/// nor is `/metrics` (Prometheus scrapes the address it is given).
+pub fn https_redirect(
+    port: Option<u16>,
+) -> impl Filter<Extract = (Response<Vec<u8>>,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
+    warp::method()
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and_then(
+            move |method: Method, path: FullPath, query: String, headers: HeaderMap| async move {
+                match port {
+                    Some(port) if is_ui_path(path.as_str()) => Ok(redirect_to_https(
+                        &method,
+                        path.as_str(),
+                        &query,
+                        &headers,
+                        port,
+                    )),
+                    _ => Err(warp::reject::not_found()),
+                }
+            },
+        )
+}
+
+/// The redirect of [`https_redirect`]: the host the client asked for, the HTTPS port, the same
+/// path and query.
+fn redirect_to_https(
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    port: u16,
+) -> Response<Vec<u8>> {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(host_without_port);
+    let Some(host) = host else {
+        return reply::finish(
+            WebError::BadRequest(format!(
+                "the web UI is served over HTTPS only (port {port}); this request has no usable Host header"
+            ))
+            .into_plain_response(),
+        );
+    };
+    let authority = if port == 443 {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut location = format!("https://{authority}{path}");
+    if !query.is_empty() {
+        location.push('?');
+        location.push_str(query);
+    }
+    let mut resp = reply::text_redirect(&location);
+    if !(method == Method::GET || method == Method::HEAD) {
+        *resp.status_mut() = http::StatusCode::PERMANENT_REDIRECT;
+    }
+    reply::finish(resp)
+}
+
+/// The host of a `Host` header (`name`, `name:port`, `[v6]`, `[v6]:port`) without its port;
+/// `None` when it is not a plain host name or address.
+fn host_without_port(value: &str) -> Option<&str> {
+    let host = if value.starts_with('[') {
+        let end = value.find(']')?;
+        let rest = &value[end + 1..];
+        if !(rest.is_empty() || rest.starts_with(':')) {
+            return None;
+        }
+        &value[..=end]
+    } else {
+        value.split_once(':').map_or(value, |(h, _)| h)
+    };
+    let inner = host.trim_start_matches('[').trim_end_matches(']');
+    let ok = !inner.is_empty()
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_'));
+    ok.then_some(host)
 }
 
 /// Maps what warp refuses before a handler runs (body too large, no length) to an answer.
@@ -422,5 +520,42 @@ impl Web {
             .await
             .map_err(|e| WebError::Internal(e.to_string()))?
             .map_err(WebError::Storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_redirect_keeps_the_host_and_drops_its_port() {
+        assert_eq!(host_without_port("tracker.lan:8080"), Some("tracker.lan"));
+        assert_eq!(host_without_port("tracker.lan"), Some("tracker.lan"));
+        assert_eq!(host_without_port("10.0.0.1:80"), Some("10.0.0.1"));
+        assert_eq!(host_without_port("[fd00::1]:8080"), Some("[fd00::1]"));
+        assert_eq!(host_without_port("[fd00::1]"), Some("[fd00::1]"));
+        for bad in ["", ":8080", "[]", "[::1]x", "a b", "evil/x", "a@b", "[::1"] {
+            assert_eq!(host_without_port(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tls_redirect_location_keeps_path_query_and_method() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::HOST, "tracker.lan:8080".parse().unwrap());
+        let r = redirect_to_https(&Method::GET, "/stat", "a=1", &h, 8443);
+        assert_eq!(r.status(), http::StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            r.headers()[http::header::LOCATION],
+            "https://tracker.lan:8443/stat?a=1"
+        );
+        let r = redirect_to_https(&Method::POST, "/login", "", &h, 443);
+        assert_eq!(r.status(), http::StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            r.headers()[http::header::LOCATION],
+            "https://tracker.lan/login"
+        );
+        let r = redirect_to_https(&Method::GET, "/stat", "", &HeaderMap::new(), 8443);
+        assert_eq!(r.status(), http::StatusCode::BAD_REQUEST);
     }
 }

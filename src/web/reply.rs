@@ -90,10 +90,31 @@ pub fn redirect(location: &str) -> Response<Vec<u8>> {
     resp
 }
 
-/// Adds a `Set-Cookie` for `name=value` (HttpOnly, SameSite=Strict, whole site); `max_age`
-/// 0 deletes the cookie.
-pub fn set_cookie(resp: &mut Response<Vec<u8>>, name: &str, value: &str, max_age: u32) {
-    let cookie = format!("{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict");
+/// 301 Moved Permanently to `location`, with the address as text for whoever reads the body.
+pub fn text_redirect(location: &str) -> Response<Vec<u8>> {
+    let mut resp = with_type(
+        StatusCode::MOVED_PERMANENTLY,
+        "text/plain; charset=utf-8",
+        format!("{location}\n").into_bytes(),
+    );
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// Adds a `Set-Cookie` for `name=value` (HttpOnly, SameSite=Strict, whole site, and `Secure`
+/// when `secure`: the request came over HTTPS); `max_age` 0 deletes the cookie.
+pub fn set_cookie(
+    resp: &mut Response<Vec<u8>>,
+    name: &str,
+    value: &str,
+    max_age: u32,
+    secure: bool,
+) {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie =
+        format!("{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{secure}");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -6,13 +6,15 @@ pub mod cdp;
 pub mod web;
 
 use retracker::config::Config;
+use retracker::server::Listeners;
 use serde_bencode::value::Value;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// The info hash of every fixture line (v1-private.torrent).
@@ -24,11 +26,14 @@ pub struct Tracker {
     pub addr: SocketAddr,
     /// Every listener's address.
     pub addrs: Vec<SocketAddr>,
+    /// The HTTPS listeners' addresses (none unless started with some).
+    pub https: Vec<SocketAddr>,
     /// The database file.
     pub db: PathBuf,
     /// Keeps the temp dir alive.
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
+    reloads: watch::Sender<Arc<Config>>,
     handle: Option<JoinHandle<Result<(), retracker::server::ServerError>>>,
 }
 
@@ -56,20 +61,51 @@ impl Tracker {
         for b in binds {
             listeners.push(TcpListener::bind(b).await.unwrap());
         }
-        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        Self::start_with(dir, config, listeners.into()).await
+    }
+
+    /// Starts a tracker with `config` on `listeners` (tracker ones first), keeping `dir`.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        config: Config,
+        listeners: Listeners,
+    ) -> Tracker {
+        let addrs: Vec<_> = listeners
+            .tracker
+            .iter()
+            .map(|l| l.local_addr().unwrap())
+            .collect();
+        let https: Vec<_> = listeners
+            .https
+            .iter()
+            .map(|l| l.local_addr().unwrap())
+            .collect();
         let (stop, stopped) = oneshot::channel::<()>();
+        let (reloads, reloaded) = watch::channel(Arc::new(config.clone()));
         let db = config.db.path.clone();
-        let handle = tokio::spawn(retracker::server::run(config, listeners, async {
-            let _ = stopped.await;
-        }));
+        let handle = tokio::spawn(retracker::server::run_with_reload(
+            config,
+            listeners,
+            async {
+                let _ = stopped.await;
+            },
+            reloaded,
+        ));
         Tracker {
             addr: addrs[0],
             addrs,
+            https,
             db,
             dir,
             stop: Some(stop),
+            reloads,
             handle: Some(handle),
         }
+    }
+
+    /// Hands `config` to the running tracker as a SIGHUP would.
+    pub fn reload(&self, config: Config) {
+        self.reloads.send(Arc::new(config)).unwrap();
     }
 
     /// Shuts down (flushing to SQLite) and returns the temp dir, for a restart.
