@@ -52,6 +52,10 @@ fn main() -> ExitCode {
         for w in &loaded.warnings {
             eprintln!("retracker: warning: {w}");
         }
+        if let Err(e) = retracker::access::AccessRules::load(&loaded.config.access) {
+            eprintln!("retracker: configuration error: {e}");
+            return ExitCode::from(2);
+        }
         print!("{}", config::render(&loaded.config));
         eprintln!(
             "retracker: {}: configuration is valid",
@@ -197,6 +201,11 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
         Err(ServerError::Storage(e)) => {
             tracing::error!("{e}");
             eprintln!("retracker: {e}");
+            ExitCode::from(2)
+        }
+        Err(ServerError::Access(e)) => {
+            tracing::error!("{e}");
+            eprintln!("retracker: configuration error: {e}");
             ExitCode::from(2)
         }
     }

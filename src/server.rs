@@ -5,9 +5,10 @@
 //! quiet about every reset connection), and on `shutdown` stops accepting, lets requests in
 //! flight finish, flushes the write-behind backlog and returns.
 
+use crate::access::{AccessFileError, AccessList, AccessRules};
 use crate::blocklist::Blocklist;
-use crate::config::{Config, DbKind};
-use crate::http::{reply, routes, unix_now, ConnAddr, Tracker};
+use crate::config::{AccessMode, Config, DbKind};
+use crate::http::{gzip, reply, routes, unix_now, ConnAddr, Settings, Tracker};
 use crate::stats::Stats;
 use crate::storage::writer::{Writer, WriterStatus};
 use crate::storage::{Storage, StorageError};
@@ -57,6 +58,9 @@ pub enum ServerError {
     /// The database could not be opened or read.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The `[ACCESS]` file could not be read or has a bad line.
+    #[error(transparent)]
+    Access(#[from] AccessFileError),
 }
 
 /// Binds a listener for `addr`. An IPv6 address is bound IPv6-only, so that `host = 0.0.0.0, ::`
@@ -96,6 +100,7 @@ pub async fn run_with_reload(
     reloads: watch::Receiver<Arc<Config>>,
 ) -> Result<(), ServerError> {
     let listeners = listeners.into();
+    let access = Arc::new(AccessList::new(load_access(&config).await?));
     let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
     let db = Arc::new(match config.db.kind {
         DbKind::Sqlite => open_and_restore(&config, &store).await?,
@@ -126,21 +131,22 @@ pub async fn run_with_reload(
         Arc::clone(&store),
         Arc::clone(&stats),
         blocklist,
+        access,
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let writer = Writer::new(Arc::clone(&store), storage.clone(), status);
     let flush_every = Duration::from_millis(config.db.flush_interval_ms);
     let writer = tokio::spawn(writer.run(flush_every, stop_rx.clone()));
-    let cleaner = tokio::spawn(cleanup_loop(
-        Arc::clone(&tracker),
-        storage,
-        Duration::from_secs(u64::from(config.tracker.peer_cleanup_period)),
-        stop_rx.clone(),
-    ));
+    let cleaner = tokio::spawn(cleanup_loop(Arc::clone(&tracker), storage, stop_rx.clone()));
 
     let ticker = tokio::spawn(stats_loop(Arc::clone(&stats), stop_rx.clone()));
-    let reloader = tokio::spawn(reload_loop(config.clone(), reloads, stop_rx.clone()));
+    let live = Live {
+        tracker: Arc::clone(&tracker),
+        web: Arc::clone(&web),
+        db: Arc::clone(&db),
+    };
+    let reloader = tokio::spawn(reload_loop(config.clone(), reloads, stop_rx.clone(), live));
     let snapshots = tokio::spawn(crate::web::history::snapshot_loop(
         Arc::clone(&web),
         stop_rx.clone(),
@@ -234,11 +240,31 @@ async fn open_and_restore(
     Ok(storage)
 }
 
-/// Applies each reloaded configuration and logs what changed.
+/// The `[ACCESS]` rules, reading the file on a blocking thread; logs what is in force.
+async fn load_access(config: &Config) -> Result<AccessRules, AccessFileError> {
+    let access = config.access.clone();
+    let rules = tokio::task::spawn_blocking(move || AccessRules::load(&access))
+        .await
+        .expect("access list thread does not panic")?;
+    if let (AccessMode::Allow | AccessMode::Deny, Some(file)) = (rules.mode, &config.access.file) {
+        tracing::info!("access list: {} from {}", rules.describe(), file.display());
+    }
+    Ok(rules)
+}
+
+/// What a reload changes in the running server.
+struct Live {
+    tracker: Arc<Tracker>,
+    web: Arc<Web>,
+    db: Arc<Storage>,
+}
+
+/// Applies each reloaded configuration (see [`apply_reload`]).
 async fn reload_loop(
     mut current: Config,
     mut reloads: watch::Receiver<Arc<Config>>,
     mut stop: watch::Receiver<bool>,
+    live: Live,
 ) {
     loop {
         tokio::select! {
@@ -246,13 +272,70 @@ async fn reload_loop(
             _ = stop.changed() => return,
         }
         let new = Config::clone(&reloads.borrow_and_update());
-        let changed = crate::config::changed_keys(&current, &new);
-        if changed.is_empty() {
-            tracing::info!("reload: the configuration has not changed");
-        } else {
-            tracing::info!("reload: changed {}", changed.join(", "));
-        }
+        apply_reload(&live, &current, &new).await;
         current = new;
+    }
+}
+
+/// Puts `new` in force where it can change at run time: the log level, the tracker settings
+/// (requests in flight finish with the old ones), the web UI's address policy; re-reads the
+/// access list file and the blocklist (changed or not: the file or the database may have
+/// changed under the same configuration) and drops the peers they now refuse. Logs what
+/// changed, and warns about changed keys that wait for a restart.
+async fn apply_reload(live: &Live, old: &Config, new: &Config) {
+    // First, so that the lines below are written at the new level.
+    if new.logging.level != old.logging.level {
+        crate::logging::set_level(new.logging.level);
+    }
+    let changed = crate::config::changed_keys(old, new);
+    let (_, restart) = crate::config::reload_changes(old, new);
+    live.tracker.set_settings(Settings::from_config(new));
+    live.web.reload(new);
+
+    let tracker = &live.tracker;
+    match load_access(new).await {
+        Ok(rules) => {
+            tracing::debug!("reload: access list re-read: {}", rules.describe());
+            tracker.access.replace(rules);
+        }
+        Err(e) => tracing::error!(
+            "reload: the access list is kept as it was ({}): {e}",
+            tracker.access.rules().describe()
+        ),
+    }
+    let db = Arc::clone(&live.db);
+    match tokio::task::spawn_blocking(move || db.blocklist()).await {
+        Ok(Ok(entries)) => {
+            tracing::debug!("reload: blocklist re-read: {} entries", entries.len());
+            tracker.blocklist.replace(entries);
+        }
+        Ok(Err(e)) => tracing::error!("reload: the blocklist is kept as it was: {e}"),
+        Err(e) => tracing::error!("reload: the blocklist is kept as it was: {e}"),
+    }
+    let sweep = Arc::clone(tracker);
+    let dropped = tokio::task::spawn_blocking(move || {
+        sweep.store.remove_peers(&mut |h, p| {
+            !sweep.access.permits(h) || sweep.blocklist.blocks_peer(h, p.ip)
+        })
+    })
+    .await
+    .unwrap_or(0);
+
+    if changed.is_empty() {
+        tracing::info!("reload: the configuration has not changed");
+    } else {
+        tracing::info!("reload: changed {}", changed.join(", "));
+    }
+    if dropped > 0 {
+        tracing::info!(
+            "reload: {dropped} peers of refused torrents or blocked addresses dropped from the swarms"
+        );
+    }
+    if !restart.is_empty() {
+        tracing::warn!(
+            "reload: these changes take effect only after a restart: {}",
+            restart.join(", ")
+        );
     }
 }
 
@@ -267,19 +350,20 @@ async fn stats_loop(stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Drops expired peers every `peer_cleanup_period` (read again after each cleanup, so a reload
+/// changes it from the next wait on).
 async fn cleanup_loop(
     tracker: Arc<Tracker>,
     storage: Option<Arc<Storage>>,
-    every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
+        let every = Duration::from_secs(u64::from(tracker.settings().cleanup_period));
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        let expire_before = unix_now().saturating_sub(tracker.peer_expiry);
+        let expire_before = unix_now().saturating_sub(tracker.settings().peer_expiry);
         let report = tracker.store.cleanup(expire_before);
         if report.peers_removed > 0 || report.torrents_removed > 0 {
             tracing::debug!(
@@ -309,6 +393,8 @@ fn serve_all<F>(
         + Sync
         + 'static,
 {
+    // Every response of every listener goes through the one gzip wrapper.
+    let filter = gzip::wrap(filter.clone());
     for l in listeners {
         let task = accept_loop(l, filter.clone(), Arc::clone(graceful), stop.clone());
         tasks.push(tokio::spawn(task));
@@ -347,7 +433,10 @@ async fn accept_loop<F>(
         let service = warp::service(filter.clone());
         let svc =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnAddr(remote));
+                let accepts_gzip = gzip::AcceptsGzip::from_headers(req.headers());
+                let extensions = req.extensions_mut();
+                extensions.insert(ConnAddr(remote));
+                extensions.insert(accepts_gzip);
                 let mut service = service.clone();
                 service.call(req)
             });
