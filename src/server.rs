@@ -100,7 +100,11 @@ pub async fn run_with_reload(
     reloads: watch::Receiver<Arc<Config>>,
 ) -> Result<(), ServerError> {
     let listeners = listeners.into();
-    let access = Arc::new(AccessList::new(load_access(&config).await?));
+    let access = load_access(&config).await?;
+    if access.mode != AccessMode::Off {
+        tracing::info!("access list: {}", describe_access(&access, &config));
+    }
+    let access = Arc::new(AccessList::new(access));
     let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
     let db = Arc::new(match config.db.kind {
         DbKind::Sqlite => open_and_restore(&config, &store).await?,
@@ -240,16 +244,22 @@ async fn open_and_restore(
     Ok(storage)
 }
 
-/// The `[ACCESS]` rules, reading the file on a blocking thread; logs what is in force.
+/// The `[ACCESS]` rules, reading the file on a blocking thread.
 async fn load_access(config: &Config) -> Result<AccessRules, AccessFileError> {
     let access = config.access.clone();
-    let rules = tokio::task::spawn_blocking(move || AccessRules::load(&access))
+    tokio::task::spawn_blocking(move || AccessRules::load(&access))
         .await
-        .expect("access list thread does not panic")?;
-    if let (AccessMode::Allow | AccessMode::Deny, Some(file)) = (rules.mode, &config.access.file) {
-        tracing::info!("access list: {} from {}", rules.describe(), file.display());
+        .expect("access list thread does not panic")
+}
+
+/// `allow list of 3 info hashes from /etc/retracker/allow.txt`, for the log.
+fn describe_access(rules: &AccessRules, config: &Config) -> String {
+    match (rules.mode, &config.access.file) {
+        (AccessMode::Allow | AccessMode::Deny, Some(file)) => {
+            format!("{} from {}", rules.describe(), file.display())
+        }
+        _ => rules.describe(),
     }
-    Ok(rules)
 }
 
 /// What a reload changes in the running server.
@@ -294,8 +304,11 @@ async fn apply_reload(live: &Live, old: &Config, new: &Config) {
 
     let tracker = &live.tracker;
     match load_access(new).await {
+        Ok(rules) if *tracker.access.rules() == rules => {
+            tracing::debug!("reload: access list unchanged: {}", rules.describe());
+        }
         Ok(rules) => {
-            tracing::debug!("reload: access list re-read: {}", rules.describe());
+            tracing::info!("reload: access list now {}", describe_access(&rules, new));
             tracker.access.replace(rules);
         }
         Err(e) => tracing::error!(
