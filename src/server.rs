@@ -316,12 +316,10 @@ async fn apply_reload(live: &Live, old: &Config, new: &Config) {
             tracker.access.rules().describe()
         ),
     }
-    let db = Arc::clone(&live.db);
-    match tokio::task::spawn_blocking(move || db.blocklist()).await {
-        Ok(Ok(entries)) => {
-            tracing::debug!("reload: blocklist re-read: {} entries", entries.len());
-            tracker.blocklist.replace(entries);
-        }
+    let (db, blocklist) = (Arc::clone(&live.db), Arc::clone(&tracker.blocklist));
+    match tokio::task::spawn_blocking(move || crate::web::blocklist::reload(&db, &blocklist)).await
+    {
+        Ok(Ok(n)) => tracing::debug!("reload: blocklist re-read: {n} entries"),
         Ok(Err(e)) => tracing::error!("reload: the blocklist is kept as it was: {e}"),
         Err(e) => tracing::error!("reload: the blocklist is kept as it was: {e}"),
     }

@@ -303,3 +303,46 @@ fn a_bad_access_list_at_start_exits_2_naming_file_and_line() {
         );
     }
 }
+
+#[test]
+fn sighup_rereads_the_blocklist_from_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, access) = (
+        dir.path().join("retracker.ini"),
+        dir.path().join("deny.txt"),
+    );
+    let db = dir.path().join("retracker.sqlite");
+    write(&access, "");
+    let text = config_text(&access, "info", "", "").replace(
+        "type = memory\npath =",
+        &format!("type = sqlite\npath = {}", db.display()),
+    );
+    write(&config, &text);
+    let mut t = Running::start(&config);
+    let h = id20("reload-blocked-", 1);
+    assert!(t.announce(&h, 1).get("failure reason").is_none());
+
+    // Another tool writes an entry into the database; the tracker sees it on SIGHUP.
+    let storage = retracker::storage::Storage::open(&db, 1).unwrap();
+    let target = retracker::blocklist::BlockTarget::parse(&hex(&h)).unwrap();
+    storage
+        .add_block(&target, "added by script", 1, "ops")
+        .unwrap();
+    t.hup();
+    t.announce_until(&h, 1, "the blocklist entry", |d| {
+        d.str("failure reason").as_deref()
+            == Some("this torrent is blocked on this tracker: added by script")
+    });
+    // Its peer was dropped from the swarm.
+    t.wait_for("reload: 1 peers of refused torrents or blocked addresses dropped");
+    let scrape = format!("/scrape?info_hash={}", common::pct(&h));
+    let files =
+        t.rt.block_on(get(t.addr, None, &scrape, &[]))
+            .dict()
+            .dict("files");
+    let entry = Dict(match files.0.get(&h[..]) {
+        Some(serde_bencode::value::Value::Dict(d)) => d.clone(),
+        other => panic!("{other:?}"),
+    });
+    assert_eq!((entry.int("complete"), entry.int("incomplete")), (0, 0));
+}
