@@ -7,12 +7,14 @@
 //! - [`swarm`]: the in-memory swarms behind a small store interface;
 //! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
 //! - [`blocklist`]: the operator's blocked addresses, networks and torrents, checked per announce;
+//! - [`access`]: the info-hash allow or deny list file, checked per announce and scrape;
 //! - [`stats`]: counters funnelled through one event function, and the census of peers;
 //! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
 //! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
 //! - [`tls`]: the HTTPS certificate, loaded at start and swapped on reload;
 //! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks.
 
+pub mod access;
 pub mod blocklist;
 pub mod config;
 pub mod http;

@@ -21,6 +21,10 @@
 //! The binary calls [`init`] once at start and keeps the returned [`LogGuard`] alive until it
 //! exits: dropping the guard flushes the queued lines and stops the writer threads. `log` crate
 //! records (r2d2) are captured too. Tests use [`build`] with `tracing::subscriber::with_default`.
+//!
+//! The level can change while running: [`set_level`] (called on SIGHUP) swaps the filter of the
+//! subscriber [`init`] installed, through a `tracing_subscriber::reload` handle kept in a global,
+//! since the subscriber it controls is global too. The other keys take effect at the next start.
 
 mod rotating;
 mod throttle;
@@ -32,11 +36,12 @@ pub use rotating::RotatingFileWriter;
 use crate::config::{LogFormat, LogLevel, LoggingConfig};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use tracing::Subscriber;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{fmt, EnvFilter, Layer, Registry};
+use tracing_subscriber::{fmt, reload, EnvFilter, Layer, Registry};
 
 /// Filter directives added after the configured level, to keep dependencies quiet.
 ///
@@ -104,11 +109,40 @@ pub fn init(cfg: &LoggingConfig) -> Result<LogGuard, LogInitError> {
             "a global subscriber is already installed".into(),
         ));
     }
-    let (subscriber, guard) = build(cfg)?;
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let (subscriber, guard, level) = build_with(cfg, rust_log.as_deref(), io::stderr())?;
     subscriber
         .try_init()
         .map_err(|e| LogInitError::AlreadyInstalled(e.to_string()))?;
+    if let Some(level) = level {
+        let _ = LEVEL.set(level);
+    }
     Ok(guard)
+}
+
+/// The level control of the subscriber [`init`] installed (none when logging is off).
+static LEVEL: OnceLock<LevelControl> = OnceLock::new();
+
+/// Changes the level of the subscriber [`init`] installed, keeping [`QUIET_DEPENDENCIES`] and
+/// `RUST_LOG` as at start. False when there is nothing to change: no subscriber installed by
+/// [`init`] (tests), or logging off.
+pub fn set_level(level: LogLevel) -> bool {
+    LEVEL.get().is_some_and(|c| c.set(level))
+}
+
+/// Swaps the filter of one subscriber.
+struct LevelControl {
+    handle: reload::Handle<EnvFilter, Registry>,
+    rust_log: Option<String>,
+}
+
+impl LevelControl {
+    /// Installs the filter for `level`; false if the subscriber is gone.
+    fn set(&self, level: LogLevel) -> bool {
+        let filter =
+            EnvFilter::builder().parse_lossy(filter_directives(level, self.rust_log.as_deref()));
+        self.handle.reload(filter).is_ok()
+    }
 }
 
 /// Builds the subscriber described by `cfg` without installing it (for tests, with
@@ -119,7 +153,8 @@ pub fn build(
     cfg: &LoggingConfig,
 ) -> Result<(impl Subscriber + Send + Sync + 'static, LogGuard), LogInitError> {
     let rust_log = std::env::var("RUST_LOG").ok();
-    build_with(cfg, rust_log.as_deref(), io::stderr())
+    let (subscriber, guard, _) = build_with(cfg, rust_log.as_deref(), io::stderr())?;
+    Ok((subscriber, guard))
 }
 
 /// The `EnvFilter` directives for `level`, [`QUIET_DEPENDENCIES`] and then `rust_log`.
@@ -145,16 +180,19 @@ fn logs_anywhere(cfg: &LoggingConfig) -> bool {
     cfg.console_output || cfg.log_file.is_some()
 }
 
-type Filtered = Layered<EnvFilter, Registry>;
+type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
 type Output = Box<dyn Layer<Filtered> + Send + Sync>;
+/// The subscriber [`build_with`] assembles.
+type Built = Layered<Vec<Output>, Filtered>;
 
 /// [`build`] with `RUST_LOG` and the console passed in, so tests neither race on the process
-/// environment nor need to capture the real stderr.
+/// environment nor need to capture the real stderr; also gives the level control (none when
+/// nothing is logged: the filter then stays off).
 fn build_with(
     cfg: &LoggingConfig,
     rust_log: Option<&str>,
     console: impl Write + Send + 'static,
-) -> Result<(Layered<Vec<Output>, Filtered>, LogGuard), LogInitError> {
+) -> Result<(Built, LogGuard, Option<LevelControl>), LogInitError> {
     let mut outputs: Vec<Output> = Vec::new();
     let mut workers = Vec::new();
 
@@ -177,14 +215,20 @@ fn build_with(
         workers.push(guard);
     }
 
-    let filter = if outputs.is_empty() {
+    let logs = !outputs.is_empty();
+    let filter = if logs {
+        EnvFilter::builder().parse_lossy(filter_directives(cfg.level, rust_log))
+    } else {
         // Off rather than merely unwritten: every callsite is then disabled up front.
         EnvFilter::new("off")
-    } else {
-        EnvFilter::builder().parse_lossy(filter_directives(cfg.level, rust_log))
     };
+    let (filter, handle) = reload::Layer::new(filter);
+    let control = logs.then(|| LevelControl {
+        handle,
+        rust_log: rust_log.map(str::to_owned),
+    });
     let subscriber = Registry::default().with(filter).with(outputs);
-    Ok((subscriber, LogGuard { _workers: workers }))
+    Ok((subscriber, LogGuard { _workers: workers }, control))
 }
 
 /// One formatting layer in the configured layout.
@@ -220,7 +264,7 @@ mod tests {
     /// Runs `f` under the subscriber built from `cfg`, then drops the guard (flushing the
     /// writers) before returning.
     fn log_with(cfg: &LoggingConfig, rust_log: Option<&str>, console: SharedBuf, f: impl FnOnce()) {
-        let (subscriber, guard) = build_with(cfg, rust_log, console).unwrap();
+        let (subscriber, guard, _) = build_with(cfg, rust_log, console).unwrap();
         tracing::subscriber::with_default(subscriber, f);
         drop(guard);
     }
@@ -343,8 +387,10 @@ mod tests {
             ..file_config(PathBuf::new(), LogFormat::Full)
         };
         assert!(!logs_anywhere(&cfg));
-        let (subscriber, guard) = build_with(&cfg, Some("trace"), SharedBuf::default()).unwrap();
+        let (subscriber, guard, control) =
+            build_with(&cfg, Some("trace"), SharedBuf::default()).unwrap();
         assert!(guard._workers.is_empty());
+        assert!(control.is_none(), "nothing to change the level of");
         tracing::subscriber::with_default(subscriber, || {
             assert!(!tracing::enabled!(tracing::Level::ERROR));
         });
@@ -383,6 +429,42 @@ mod tests {
         assert!(text.contains("h2 debug"), "{text}");
         assert!(!text.contains("own info"), "{text}");
         assert!(text.contains("hyper warn"), "{text}");
+    }
+
+    #[test]
+    fn the_level_changes_while_running() {
+        let cfg = LoggingConfig {
+            log_file: None,
+            console_output: true,
+            ..file_config(PathBuf::new(), LogFormat::Compact)
+        };
+        let console = SharedBuf::default();
+        let (subscriber, guard, control) =
+            build_with(&cfg, Some("h2=debug"), console.clone()).unwrap();
+        let control = control.unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!("debug before");
+            tracing::info!("info before");
+            assert!(control.set(LogLevel::Debug));
+            tracing::debug!("debug after");
+            tracing::debug!(target: "hyper::proto", "hyper debug after");
+            assert!(control.set(LogLevel::Error));
+            tracing::warn!("warn at error level");
+            tracing::debug!(target: "h2::codec", "h2 debug kept by RUST_LOG");
+        });
+        drop(guard);
+        let text = console.text();
+        assert!(text.contains("info before"), "{text}");
+        assert!(!text.contains("debug before"), "{text}");
+        assert!(text.contains("debug after"), "{text}");
+        assert!(
+            !text.contains("hyper debug after"),
+            "quiet dependencies: {text}"
+        );
+        assert!(!text.contains("warn at error level"), "{text}");
+        assert!(text.contains("h2 debug kept by RUST_LOG"), "{text}");
+        // Nothing installed by init in tests.
+        assert!(!set_level(LogLevel::Debug));
     }
 
     #[test]
@@ -458,7 +540,7 @@ mod tests {
     fn full_disk_does_not_panic_through_the_subscriber() {
         // /dev/full fails every write with ENOSPC.
         let cfg = file_config(PathBuf::from("/dev/full"), LogFormat::Full);
-        let (subscriber, guard) = build_with(&cfg, None, SharedBuf::default()).unwrap();
+        let (subscriber, guard, _) = build_with(&cfg, None, SharedBuf::default()).unwrap();
         tracing::subscriber::with_default(subscriber, || {
             for i in 0..10 {
                 tracing::error!("lost {i}");

@@ -59,6 +59,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+        if let Err(e) = retracker::access::AccessRules::load(&loaded.config.access) {
+            eprintln!("retracker: configuration error: {e}");
+            return ExitCode::from(2);
+        }
         print!("{}", config::render(&loaded.config));
         eprintln!(
             "retracker: {}: configuration is valid",
@@ -227,6 +231,11 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
         Err(ServerError::Tls(e)) => {
             tracing::error!("HTTPS: {e}");
             eprintln!("retracker: HTTPS: {e}");
+            ExitCode::from(2)
+        }
+        Err(ServerError::Access(e)) => {
+            tracing::error!("{e}");
+            eprintln!("retracker: configuration error: {e}");
             ExitCode::from(2)
         }
     }

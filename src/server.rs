@@ -6,9 +6,10 @@
 //! listener, and on `shutdown` stops accepting, lets requests in flight finish, flushes the
 //! write-behind backlog and returns.
 
+use crate::access::{AccessFileError, AccessList, AccessRules};
 use crate::blocklist::Blocklist;
-use crate::config::{Config, DbKind};
-use crate::http::{reply, routes, unix_now, ConnAddr, Tls, Tracker};
+use crate::config::{AccessMode, Config, DbKind};
+use crate::http::{gzip, reply, routes, unix_now, ConnAddr, Settings, Tls, Tracker};
 use crate::stats::Stats;
 use crate::storage::writer::{Writer, WriterStatus};
 use crate::storage::{Storage, StorageError};
@@ -67,6 +68,9 @@ pub enum ServerError {
     /// The HTTPS certificate or key cannot be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The `[ACCESS]` file could not be read or has a bad line.
+    #[error(transparent)]
+    Access(#[from] AccessFileError),
 }
 
 /// Binds a listener for `addr`. An IPv6 address is bound IPv6-only, so that `host = 0.0.0.0, ::`
@@ -120,6 +124,11 @@ pub async fn run_with_reload(
         tracing::info!("HTTPS certificate loaded from {}", cert.display());
         Some(store)
     };
+    let access = load_access(&config).await?;
+    if access.mode != AccessMode::Off {
+        tracing::info!("access list: {}", describe_access(&access, &config));
+    }
+    let access = Arc::new(AccessList::new(access));
     let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
     let db = Arc::new(match config.db.kind {
         DbKind::Sqlite => open_and_restore(&config, &store).await?,
@@ -150,25 +159,27 @@ pub async fn run_with_reload(
         Arc::clone(&store),
         Arc::clone(&stats),
         blocklist,
+        access,
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let writer = Writer::new(Arc::clone(&store), storage.clone(), status);
     let flush_every = Duration::from_millis(config.db.flush_interval_ms);
     let writer = tokio::spawn(writer.run(flush_every, stop_rx.clone()));
-    let cleaner = tokio::spawn(cleanup_loop(
-        Arc::clone(&tracker),
-        storage,
-        Duration::from_secs(u64::from(config.tracker.peer_cleanup_period)),
-        stop_rx.clone(),
-    ));
+    let cleaner = tokio::spawn(cleanup_loop(Arc::clone(&tracker), storage, stop_rx.clone()));
 
     let ticker = tokio::spawn(stats_loop(Arc::clone(&stats), stop_rx.clone()));
+    let live = Live {
+        tracker: Arc::clone(&tracker),
+        web: Arc::clone(&web),
+        db: Arc::clone(&db),
+    };
     let reloader = tokio::spawn(reload_loop(
         config.clone(),
         reloads,
         certs.clone(),
         stop_rx.clone(),
+        live,
     ));
     let snapshots = tokio::spawn(crate::web::history::snapshot_loop(
         Arc::clone(&web),
@@ -285,13 +296,39 @@ async fn open_and_restore(
     Ok(storage)
 }
 
-/// Applies each reloaded configuration and logs what changed; re-reads the HTTPS certificate
-/// every time, see [`reload_certificate`].
+/// The `[ACCESS]` rules, reading the file on a blocking thread.
+async fn load_access(config: &Config) -> Result<AccessRules, AccessFileError> {
+    let access = config.access.clone();
+    tokio::task::spawn_blocking(move || AccessRules::load(&access))
+        .await
+        .expect("access list thread does not panic")
+}
+
+/// `allow list of 3 info hashes from /etc/retracker/allow.txt`, for the log.
+fn describe_access(rules: &AccessRules, config: &Config) -> String {
+    match (rules.mode, &config.access.file) {
+        (AccessMode::Allow | AccessMode::Deny, Some(file)) => {
+            format!("{} from {}", rules.describe(), file.display())
+        }
+        _ => rules.describe(),
+    }
+}
+
+/// What a reload changes in the running server.
+struct Live {
+    tracker: Arc<Tracker>,
+    web: Arc<Web>,
+    db: Arc<Storage>,
+}
+
+/// Applies each reloaded configuration (see [`apply_reload`]) and re-reads the HTTPS
+/// certificate (see [`reload_certificate`]).
 async fn reload_loop(
     mut current: Config,
     mut reloads: watch::Receiver<Arc<Config>>,
     certs: Option<Arc<CertStore>>,
     mut stop: watch::Receiver<bool>,
+    live: Live,
 ) {
     loop {
         tokio::select! {
@@ -299,12 +336,7 @@ async fn reload_loop(
             _ = stop.changed() => return,
         }
         let new = Config::clone(&reloads.borrow_and_update());
-        let changed = crate::config::changed_keys(&current, &new);
-        if changed.is_empty() {
-            tracing::info!("reload: the configuration has not changed");
-        } else {
-            tracing::info!("reload: changed {}", changed.join(", "));
-        }
+        apply_reload(&live, &current, &new).await;
         reload_certificate(certs.as_ref(), &new).await;
         current = new;
     }
@@ -344,6 +376,70 @@ async fn reload_certificate(certs: Option<&Arc<CertStore>>, config: &Config) {
     }
 }
 
+/// Puts `new` in force where it can change at run time: the log level, the tracker settings
+/// (requests in flight finish with the old ones), the web UI's address policy; re-reads the
+/// access list file and the blocklist (changed or not: the file or the database may have
+/// changed under the same configuration) and drops the peers they now refuse. Logs what
+/// changed, and warns about changed keys that wait for a restart.
+async fn apply_reload(live: &Live, old: &Config, new: &Config) {
+    // First, so that the lines below are written at the new level.
+    if new.logging.level != old.logging.level {
+        crate::logging::set_level(new.logging.level);
+    }
+    let changed = crate::config::changed_keys(old, new);
+    let (_, restart) = crate::config::reload_changes(old, new);
+    // The access list is swapped before the settings, so that a request that sees the new
+    // settings also sees the new access list.
+    let tracker = &live.tracker;
+    match load_access(new).await {
+        Ok(rules) if *tracker.access.rules() == rules => {
+            tracing::debug!("reload: access list unchanged: {}", rules.describe());
+        }
+        Ok(rules) => {
+            tracing::info!("reload: access list now {}", describe_access(&rules, new));
+            tracker.access.replace(rules);
+        }
+        Err(e) => tracing::error!(
+            "reload: the access list is kept as it was ({}): {e}",
+            tracker.access.rules().describe()
+        ),
+    }
+    tracker.set_settings(Settings::from_config(new));
+    live.web.reload(new);
+    let (db, blocklist) = (Arc::clone(&live.db), Arc::clone(&tracker.blocklist));
+    match tokio::task::spawn_blocking(move || crate::web::blocklist::reload(&db, &blocklist)).await
+    {
+        Ok(Ok(n)) => tracing::debug!("reload: blocklist re-read: {n} entries"),
+        Ok(Err(e)) => tracing::error!("reload: the blocklist is kept as it was: {e}"),
+        Err(e) => tracing::error!("reload: the blocklist is kept as it was: {e}"),
+    }
+    let sweep = Arc::clone(tracker);
+    let dropped = tokio::task::spawn_blocking(move || {
+        sweep.store.remove_peers(&mut |h, p| {
+            !sweep.access.permits(h) || sweep.blocklist.blocks_peer(h, p.ip)
+        })
+    })
+    .await
+    .unwrap_or(0);
+
+    if changed.is_empty() {
+        tracing::info!("reload: the configuration has not changed");
+    } else {
+        tracing::info!("reload: changed {}", changed.join(", "));
+    }
+    if dropped > 0 {
+        tracing::info!(
+            "reload: {dropped} peers of refused torrents or blocked addresses dropped from the swarms"
+        );
+    }
+    if !restart.is_empty() {
+        tracing::warn!(
+            "reload: these changes take effect only after a restart: {}",
+            restart.join(", ")
+        );
+    }
+}
+
 /// Samples the request counters once a second for the "per second now" rates.
 async fn stats_loop(stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -355,19 +451,20 @@ async fn stats_loop(stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Drops expired peers every `peer_cleanup_period` (read again after each cleanup, so a reload
+/// changes it from the next wait on).
 async fn cleanup_loop(
     tracker: Arc<Tracker>,
     storage: Option<Arc<Storage>>,
-    every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
+        let every = Duration::from_secs(u64::from(tracker.settings().cleanup_period));
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
-        let expire_before = unix_now().saturating_sub(tracker.peer_expiry);
+        let expire_before = unix_now().saturating_sub(tracker.settings().peer_expiry);
         let report = tracker.store.cleanup(expire_before);
         if report.peers_removed > 0 || report.torrents_removed > 0 {
             tracing::debug!(
@@ -398,6 +495,8 @@ fn serve_all<F>(
         + Sync
         + 'static,
 {
+    // Every response of every listener goes through the one gzip wrapper.
+    let filter = gzip::wrap(filter.clone());
     for l in listeners {
         let task = accept_loop(
             l,
@@ -444,9 +543,12 @@ async fn accept_loop<F>(
         let https = tls.is_some();
         let svc =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnAddr(remote));
+                let accepts_gzip = gzip::AcceptsGzip::from_headers(req.headers());
+                let extensions = req.extensions_mut();
+                extensions.insert(ConnAddr(remote));
+                extensions.insert(accepts_gzip);
                 if https {
-                    req.extensions_mut().insert(Tls);
+                    extensions.insert(Tls);
                 }
                 let mut service = service.clone();
                 service.call(req)

@@ -103,6 +103,14 @@ fn defaults_are_the_documented_ones() {
         (t.peer_cleanup_period, t.max_scrape_hashes, t.full_scrape),
         (600, 64, false)
     );
+    assert_eq!(
+        (t.announce_interval_jitter, t.tracker_id.as_str()),
+        (180, "")
+    );
+    assert_eq!(
+        (c.access.mode, c.access.file.as_ref()),
+        (AccessMode::Off, None)
+    );
     assert_eq!(c.cache.kind, "memory");
     assert_eq!(c.db.kind, DbKind::Sqlite);
     assert_eq!(c.db.path, PathBuf::from("data/retracker.sqlite"));
@@ -548,6 +556,11 @@ run_gc_key =
 peer_cleanup_period = 60
 max_scrape_hashes = 10
 full_scrape = true
+announce_interval_jitter = 30
+tracker_id = lan-tracker-1
+[ACCESS]
+mode = allow
+file = /etc/retracker/allow.txt
 [CACHE]
 type = redis
 [DB]

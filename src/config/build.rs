@@ -8,8 +8,8 @@ use super::keys::{self, Form, Key, KEYS};
 use super::load::ConfigError;
 use super::value::{self, Refusal};
 use super::{
-    CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel, LoggingConfig, MetricsConfig,
-    Mode, StatsConfig, TlsConfig, TrackerConfig, WebConfig,
+    AccessConfig, AccessMode, CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel,
+    LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig, TrackerConfig, WebConfig,
 };
 use crate::netlist::Networks;
 use std::cell::Cell;
@@ -284,6 +284,19 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
             peer_cleanup_period: s.int("TRACKER", "peer_cleanup_period")?,
             max_scrape_hashes: s.int("TRACKER", "max_scrape_hashes")?,
             full_scrape: s.boolean("TRACKER", "full_scrape")?,
+            announce_interval_jitter: s.int("TRACKER", "announce_interval_jitter")?,
+            tracker_id: s.text("TRACKER", "tracker_id")?,
+        },
+        access: AccessConfig {
+            mode: match s.choice("ACCESS", "mode")? {
+                "off" => AccessMode::Off,
+                "allow" => AccessMode::Allow,
+                "deny" => AccessMode::Deny,
+                _ => return Err(s.unmapped("ACCESS", "mode")),
+            },
+            file: Some(s.text("ACCESS", "file")?)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
         },
         cache: CacheConfig {
             kind: s.parse("CACHE", "type", |form, t| match form {
@@ -353,6 +366,11 @@ fn check_across_keys(c: &Config, s: &Settings) -> Result<(), ConfigError> {
         let min = key("TRACKER", "min_interval");
         let other = s.other(min, "TRACKER", "announce_interval");
         return Err(s.refuse_as(min, format!("0 or at most {other}")));
+    }
+    if c.access.mode != AccessMode::Off && c.access.file.is_none() {
+        let file = key("ACCESS", "file");
+        let other = s.other(file, "ACCESS", "mode");
+        return Err(s.refuse_as(file, format!("a file path when {other} is allow or deny")));
     }
     if c.db.kind == DbKind::Sqlite && c.db.path.as_os_str().is_empty() {
         let path = key("DB", "path");
@@ -461,7 +479,18 @@ fn doubts(c: &Config, s: &Settings) -> Vec<String> {
             "peer_expire_factor",
             "below 1, peers are dropped before their next announce is due",
         );
+    } else if c.peer_expiry_secs()
+        < t.announce_interval
+            .saturating_add(t.announce_interval_jitter)
+    {
+        warn(
+            "TRACKER",
+            "announce_interval_jitter",
+            "peers told to come back this much later than announce_interval expire first \
+             (announce_interval x peer_expire_factor is shorter); raise peer_expire_factor",
+        );
     }
+
     out
 }
 
@@ -487,8 +516,9 @@ mod tests {
         for key in KEYS {
             if let Form::Choice(words) = key.form {
                 for w in words {
+                    // An access list mode needs its file.
                     assert!(
-                        with(&[(key.section, key.name, w)]).is_ok(),
+                        with(&[(key.section, key.name, w), ("ACCESS", "file", "a.txt")]).is_ok(),
                         "[{}] {} = {w}",
                         key.section,
                         key.name
@@ -610,6 +640,37 @@ mod tests {
         let err = with(&[("DB", "path", "a\nb")]).unwrap_err().to_string();
         assert!(err.contains("control characters"), "{err}");
         assert!(err.contains("a\\nb"), "{err}");
+    }
+
+    #[test]
+    fn an_access_list_needs_a_file() {
+        let err = with(&[("ACCESS", "mode", "allow")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "test.ini: [ACCESS] file = \"\": expected a file path when mode (allow) is allow or deny"
+        );
+        let (c, _) = with(&[("ACCESS", "mode", "Deny"), ("ACCESS", "file", "deny.txt")]).unwrap();
+        assert_eq!(c.access.mode, AccessMode::Deny);
+        assert_eq!(c.access.file, Some(PathBuf::from("deny.txt")));
+        assert!(with(&[("ACCESS", "file", "unused.txt")]).is_ok());
+    }
+
+    #[test]
+    fn jitter_longer_than_the_expiry_margin_warns() {
+        let (_, w) = with(&[("TRACKER", "announce_interval_jitter", "1800")]).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let (_, w) = with(&[
+            ("TRACKER", "announce_interval_jitter", "1801"),
+            ("TRACKER", "peer_expire_factor", "2"),
+        ])
+        .unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("[TRACKER] announce_interval_jitter = \"1801\""),
+            "{w:?}"
+        );
     }
 
     #[test]

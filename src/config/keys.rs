@@ -5,7 +5,7 @@
 //! it, `config/config.ini` is generated from it, and [`render`](super::render::render) prints the
 //! effective settings through each key's [`Key::show`]. A default is written nowhere else.
 
-use super::{Config, DbKind, LogFormat, LogLevel, Mode};
+use super::{AccessMode, Config, DbKind, LogFormat, LogLevel, Mode};
 
 /// What a value must look like: decides validation and the wording of "expected ...".
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,6 +100,10 @@ pub static SECTIONS: &[Section] = &[
     Section {
         name: "TRACKER",
         doc: "The HTTP listener, how client addresses are found, and what announces get back.",
+    },
+    Section {
+        name: "ACCESS",
+        doc: "Which torrents may use the tracker: every one, only those listed, or all but those listed.",
     },
     Section {
         name: "CACHE",
@@ -359,6 +363,31 @@ pub static KEYS: &[Key] = &[
         |c| yes_no(c.tracker.full_scrape),
     ),
     key(
+        "TRACKER", "announce_interval_jitter", "180", Form::Int { min: 0, max: 604_800 },
+        "Up to this many seconds added at random to each interval sent, so clients spread out; 0 = off.",
+        |c| c.tracker.announce_interval_jitter.to_string(),
+    ),
+    key(
+        "TRACKER", "tracker_id", "", Form::Text,
+        "Sent as tracker id in every announce response (BEP 3); empty = not sent.",
+        |c| c.tracker.tracker_id.clone(),
+    ),
+    key(
+        "ACCESS", "mode", "off", Form::Choice(&["off", "allow", "deny"]),
+        "off: every torrent; allow: only the info hashes in file; deny: every torrent but those in file.",
+        |c| match c.access.mode {
+            AccessMode::Off => "off",
+            AccessMode::Allow => "allow",
+            AccessMode::Deny => "deny",
+        }
+        .into(),
+    ),
+    key(
+        "ACCESS", "file", "", Form::Path,
+        "Info hashes for mode, one 40-digit hex hash a line, # comments; re-read on SIGHUP; needed unless mode is off.",
+        |c| c.access.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+    ),
+    key(
         "CACHE", "type", "memory", Form::Word,
         "Python retracker cache backend (simple, redis, ...): accepted, but has no effect.",
         |c| c.cache.kind.clone(),
@@ -476,6 +505,47 @@ fn path_text(path: &Option<std::path::PathBuf>) -> String {
         .unwrap_or_default()
 }
 
+/// The keys a running tracker applies on SIGHUP, as `(section, key)`; a change to any other key
+/// (listeners, database, log outputs, web UI account and sessions) waits for a restart.
+pub static RELOADABLE: &[(&str, &str)] = &[
+    ("LOGGING", "level"),
+    ("TRACKER", "mode"),
+    ("TRACKER", "trusted_proxies"),
+    ("TRACKER", "use_x_real_ip"),
+    ("TRACKER", "use_x_forwarded_for"),
+    ("TRACKER", "announce_interval"),
+    ("TRACKER", "min_interval"),
+    ("TRACKER", "peer_expire_factor"),
+    ("TRACKER", "ignore_reported_ip"),
+    ("TRACKER", "verify_reported_ip"),
+    ("TRACKER", "allow_internal_ip"),
+    ("TRACKER", "internal_networks"),
+    ("TRACKER", "ignore_ip"),
+    ("TRACKER", "allowed_networks"),
+    ("TRACKER", "numwant"),
+    ("TRACKER", "max_numwant"),
+    ("TRACKER", "run_gc_key"),
+    ("TRACKER", "peer_cleanup_period"),
+    ("TRACKER", "max_scrape_hashes"),
+    ("TRACKER", "full_scrape"),
+    ("TRACKER", "announce_interval_jitter"),
+    ("TRACKER", "tracker_id"),
+    ("ACCESS", "mode"),
+    ("ACCESS", "file"),
+    // Re-read on every reload (certbot renews in place); turning HTTPS on or off needs a restart.
+    ("TLS", "cert"),
+    ("TLS", "key"),
+    // Has no effect at all, so there is nothing to restart for.
+    ("CACHE", "type"),
+];
+
+impl Key {
+    /// True when a reload (SIGHUP) applies a change of this key, see [`RELOADABLE`].
+    pub fn reloadable(&self) -> bool {
+        RELOADABLE.iter().any(|(s, n)| self.is(s, n))
+    }
+}
+
 /// Shows a host list the way the defaults are written.
 fn hosts_text(hosts: &[std::net::IpAddr]) -> String {
     hosts
@@ -534,6 +604,20 @@ mod tests {
                 KEYS.iter().any(|k| k.section == s.name),
                 "[{}] has no key",
                 s.name
+            );
+        }
+    }
+
+    #[test]
+    fn reloadable_keys_are_registry_keys() {
+        for (section, name) in RELOADABLE {
+            assert!(find(section, name).is_some(), "[{section}] {name}");
+        }
+        assert!(find("TRACKER", "numwant").unwrap().reloadable());
+        for (section, name) in [("TRACKER", "port"), ("TRACKER", "host"), ("DB", "path")] {
+            assert!(
+                !find(section, name).unwrap().reloadable(),
+                "[{section}] {name}"
             );
         }
     }

@@ -20,7 +20,7 @@ mod syntax;
 mod value;
 
 pub use load::{env_warnings, load_file, load_str, load_with_env, ConfigError, Loaded};
-pub use render::{changed_keys, example_ini, render};
+pub use render::{changed_keys, example_ini, reload_changes, render};
 
 use crate::netlist::Networks;
 use std::net::IpAddr;
@@ -35,6 +35,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// `[TRACKER]`: listener, client-address policy and announce behaviour.
     pub tracker: TrackerConfig,
+    /// `[ACCESS]`: the info-hash allow or deny list.
+    pub access: AccessConfig,
     /// `[CACHE]`: accepted for compatibility; swarms always live in memory.
     pub cache: CacheConfig,
     /// `[DB]`: persistence.
@@ -155,6 +157,30 @@ pub struct TrackerConfig {
     pub max_scrape_hashes: u32,
     /// Allow a scrape without `info_hash` (every torrent).
     pub full_scrape: bool,
+    /// Up to this many seconds added at random to each `interval` sent; 0 = none.
+    pub announce_interval_jitter: u32,
+    /// `tracker id` sent in announce responses; empty = not sent.
+    pub tracker_id: String,
+}
+
+/// What the `[ACCESS]` list does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessMode {
+    /// No list: every torrent may be announced and scraped.
+    Off,
+    /// Only the listed info hashes.
+    Allow,
+    /// Every info hash but the listed ones.
+    Deny,
+}
+
+/// `[ACCESS]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccessConfig {
+    /// Off, allow list or deny list.
+    pub mode: AccessMode,
+    /// The list file (see `crate::access`); `None` (empty value) only with mode off.
+    pub file: Option<PathBuf>,
 }
 
 /// `[CACHE]` section.

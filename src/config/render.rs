@@ -90,6 +90,23 @@ pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
         .collect()
 }
 
+/// [`changed_keys`] split by what a reload does with them: `(applied now, need a restart)`,
+/// see [`super::keys::RELOADABLE`].
+pub fn reload_changes(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
+    let (mut applied, mut restart) = (Vec::new(), Vec::new());
+    for k in super::keys::KEYS {
+        if (k.show)(old) != (k.show)(new) {
+            let name = format!("[{}] {}", k.section, k.name);
+            if k.reloadable() {
+                applied.push(name);
+            } else {
+                restart.push(name);
+            }
+        }
+    }
+    (applied, restart)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +146,10 @@ mod tests {
         let changed = changed_keys(&old, &new);
         assert_eq!(changed, ["[TRACKER] numwant", "[STATS] access_password"]);
         assert!(!changed.concat().contains("hunter2"));
+        new.tracker.port = 1;
+        new.logging.level = crate::config::LogLevel::Debug;
+        let (applied, restart) = reload_changes(&old, &new);
+        assert_eq!(applied, ["[LOGGING] level", "[TRACKER] numwant"]);
+        assert_eq!(restart, ["[TRACKER] port", "[STATS] access_password"]);
     }
 }

@@ -8,15 +8,18 @@
 
 pub mod announce;
 pub mod error;
+pub mod gzip;
 pub mod reply;
 pub mod scrape;
 
+use crate::access::AccessList;
 use crate::blocklist::Blocklist;
 use crate::config::{Config, Mode};
 use crate::logging::Throttle;
 use crate::policy::{self, AddressError, AddressPolicy, ProxyHeaders, Resolved};
 use crate::stats::{Event, RequestKind, Stats};
 use crate::swarm::SwarmStore;
+use arc_swap::ArcSwap;
 use error::RequestError;
 use http::{HeaderMap, Method, Response, StatusCode};
 use std::convert::Infallible;
@@ -34,14 +37,16 @@ pub struct ConnAddr(pub SocketAddr);
 #[derive(Clone, Copy, Debug)]
 pub struct Tls;
 
-/// Everything a tracker request needs, shared by all connections.
-pub struct Tracker {
-    /// The swarms.
-    pub store: Arc<dyn SwarmStore>,
+/// The tracker settings a request reads, taken from the configuration; replaced whole on
+/// SIGHUP (see [`Tracker::set_settings`]).
+#[derive(Debug)]
+pub struct Settings {
     /// Client-address policy.
     pub policy: AddressPolicy,
-    /// `interval` sent to clients.
+    /// `interval` sent to clients, before jitter.
     pub interval: u32,
+    /// Up to this many seconds added at random to each `interval` sent.
+    pub interval_jitter: u32,
     /// `min interval` sent to clients.
     pub min_interval: u32,
     /// Peers returned when the client sends no numwant.
@@ -56,10 +61,46 @@ pub struct Tracker {
     pub run_gc_key: Vec<u8>,
     /// Seconds after which a silent peer expires.
     pub peer_expiry: u32,
+    /// Seconds between two cleanups of expired peers.
+    pub cleanup_period: u32,
+    /// `tracker id` sent in announce responses; `None` sends none.
+    pub tracker_id: Option<Vec<u8>>,
+}
+
+impl Settings {
+    /// Takes the tracker settings from `config`.
+    pub fn from_config(config: &Config) -> Settings {
+        let t = &config.tracker;
+        Settings {
+            policy: AddressPolicy::from_config(t),
+            interval: t.announce_interval,
+            interval_jitter: t.announce_interval_jitter,
+            min_interval: config.min_interval_secs(),
+            numwant: t.numwant,
+            max_numwant: t.max_numwant,
+            max_scrape_hashes: t.max_scrape_hashes as usize,
+            full_scrape: t.full_scrape,
+            run_gc_key: t.run_gc_key.as_bytes().to_vec(),
+            peer_expiry: config.peer_expiry_secs(),
+            cleanup_period: t.peer_cleanup_period,
+            tracker_id: (!t.tracker_id.is_empty()).then(|| t.tracker_id.as_bytes().to_vec()),
+        }
+    }
+}
+
+/// Everything a tracker request needs, shared by all connections.
+pub struct Tracker {
+    /// The swarms.
+    pub store: Arc<dyn SwarmStore>,
     /// Request counters.
     pub stats: Arc<Stats>,
     /// The operator's blocklist.
     pub blocklist: Arc<Blocklist>,
+    /// The info-hash allow or deny list.
+    pub access: Arc<AccessList>,
+    /// Swapped whole on reload, so that a request reads one consistent set of settings and
+    /// requests in flight finish with the ones they started with; loading takes no lock.
+    settings: ArcSwap<Settings>,
 }
 
 impl Tracker {
@@ -69,22 +110,25 @@ impl Tracker {
         store: Arc<dyn SwarmStore>,
         stats: Arc<Stats>,
         blocklist: Arc<Blocklist>,
+        access: Arc<AccessList>,
     ) -> Tracker {
-        let t = &config.tracker;
         Tracker {
             store,
-            policy: AddressPolicy::from_config(t),
-            interval: t.announce_interval,
-            min_interval: config.min_interval_secs(),
-            numwant: t.numwant,
-            max_numwant: t.max_numwant,
-            max_scrape_hashes: t.max_scrape_hashes as usize,
-            full_scrape: t.full_scrape,
-            run_gc_key: t.run_gc_key.as_bytes().to_vec(),
-            peer_expiry: config.peer_expiry_secs(),
             stats,
             blocklist,
+            access,
+            settings: ArcSwap::from_pointee(Settings::from_config(config)),
         }
+    }
+
+    /// The settings in force; load them once per request and use that copy throughout.
+    pub fn settings(&self) -> arc_swap::Guard<Arc<Settings>> {
+        self.settings.load()
+    }
+
+    /// Puts `settings` in force for the requests that start from now on.
+    pub fn set_settings(&self, settings: Settings) {
+        self.settings.store(Arc::new(settings));
     }
 }
 
@@ -148,7 +192,7 @@ fn dispatch(
         return resp;
     }
     let Some(ConnAddr(socket)) = conn else {
-        return reply::failure("internal error: connection address unknown");
+        return reply::failure("internal error: connection address unknown", None);
     };
     route(tracker, socket.ip(), headers, query)
 }
@@ -163,7 +207,10 @@ fn answer(
 ) -> Response<Vec<u8>> {
     let (response, failure) = match result {
         Ok(body) => (reply::bencoded(body), None),
-        Err(e) => (reply::failure(&e.to_string()), Some(e.failure())),
+        Err(e) => (
+            reply::failure(&e.to_string(), e.retry_in()),
+            Some(e.failure()),
+        ),
     };
     t.stats.event(Event::Request {
         kind,
@@ -187,17 +234,17 @@ pub fn proxy_headers(headers: &HeaderMap) -> ProxyHeaders<'_> {
 
 /// Applies the address policy to a request (proxy headers are looked at only in proxy mode).
 fn resolve_client(
-    t: &Tracker,
+    s: &Settings,
     socket: IpAddr,
     headers: &HeaderMap,
     reported_ip: Option<&str>,
 ) -> Result<Resolved, RequestError> {
-    let proxy = if t.policy.mode == Mode::Proxy {
+    let proxy = if s.policy.mode == Mode::Proxy {
         proxy_headers(headers)
     } else {
         ProxyHeaders::default()
     };
-    policy::resolve(&t.policy, socket, &proxy, reported_ip).map_err(|e| {
+    policy::resolve(&s.policy, socket, &proxy, reported_ip).map_err(|e| {
         if e == AddressError::NoProxyHeader {
             // A misconfigured proxy would log this on every request: once a minute is enough.
             static THROTTLE: Throttle = Throttle::new(60);

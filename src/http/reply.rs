@@ -3,7 +3,7 @@
 //! Tracker errors are answered with HTTP 200 and a bencoded `failure reason` (BEP 3): clients
 //! show that text to the user, while many treat other statuses as "tracker unreachable".
 
-use crate::protocol::announce::encode_failure;
+use crate::protocol::{encode_failure, RetryIn};
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::{Response, StatusCode};
 
@@ -16,10 +16,10 @@ pub fn bencoded(body: Vec<u8>) -> Response<Vec<u8>> {
     resp
 }
 
-/// A 200 response carrying `failure reason`.
-pub fn failure(reason: &str) -> Response<Vec<u8>> {
-    let mut body = Vec::with_capacity(reason.len() + 32);
-    encode_failure(reason, &mut body);
+/// A 200 response carrying `failure reason`, and `retry in` (BEP 31) when given.
+pub fn failure(reason: &str, retry_in: Option<RetryIn>) -> Response<Vec<u8>> {
+    let mut body = Vec::with_capacity(reason.len() + 48);
+    encode_failure(reason, retry_in, &mut body);
     bencoded(body)
 }
 

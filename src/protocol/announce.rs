@@ -7,6 +7,8 @@
 //! - BEP 23, "Tracker Returns Compact Peer Lists": `peers` as 6 bytes per IPv4 peer;
 //! - BEP 7, "IPv6 Tracker Extension": `peers6`, 18 bytes per IPv6 peer;
 //! - BEP 24, "Tracker Returns External IP": `external ip`, 4 or 16 raw bytes;
+//! - BEP 3's `tracker id`: sent when the operator sets one; a client's `trackerid=` echo is
+//!   accepted and ignored like every unknown parameter;
 //! - BEP 21, "Extension for partial seeds": `event=paused` is accepted.
 //!
 //! The response also carries `min interval`, `complete`, `incomplete`, `downloaded` and
@@ -32,7 +34,7 @@ use std::borrow::Cow;
 use std::io::Write as _;
 use std::net::IpAddr;
 
-pub use super::error::encode_failure;
+pub use super::error::{encode_failure, RetryIn};
 
 /// `event=` of an announce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,6 +279,8 @@ pub struct AnnounceResponse<'a> {
     pub external_ip: Option<IpAddr>,
     /// `warning message`, if any.
     pub warning: Option<&'a str>,
+    /// `tracker id` (BEP 3), if the operator set one.
+    pub tracker_id: Option<&'a [u8]>,
     /// Compact peer lists (BEP 23/BEP 7) instead of the BEP 3 list of dictionaries.
     pub compact: bool,
     /// Leave `peer id` out of the non-compact list.
@@ -291,7 +295,7 @@ pub struct AnnounceResponse<'a> {
 ///
 /// Keys in the sorted order bencode requires: `complete`, `downloaded`, `external ip` (when
 /// set), `incomplete`, `interval`, `min interval`, `peers`, `peers6` (compact, only when there is
-/// an IPv6 peer), `warning message` (when set).
+/// an IPv6 peer), `tracker id` (when set), `warning message` (when set).
 ///
 /// - compact: `peers` holds 4 address + 2 port bytes (big-endian) per IPv4 peer and is always
 ///   present, possibly empty; `peers6` holds 16 + 2 bytes per IPv6 peer;
@@ -319,6 +323,10 @@ pub fn encode_announce(resp: &AnnounceResponse<'_>, out: &mut Vec<u8>) {
         write_compact_peers(resp.peers, out);
     } else {
         write_peer_dicts(resp.peers, resp.no_peer_id, out);
+    }
+    if let Some(id) = resp.tracker_id {
+        out.extend_from_slice(b"10:tracker id");
+        write_bytes(out, id);
     }
     if let Some(warning) = resp.warning {
         out.extend_from_slice(b"15:warning message");
@@ -476,6 +484,46 @@ mod tests {
     }
 
     #[test]
+    fn trackerid_from_clients_is_ignored() {
+        // Clients echo the tracker id they were given (BEP 3), in any bytes, even badly escaped.
+        let plain = parse_announce(BASE).unwrap();
+        for extra in [
+            "&trackerid=retracker-1",
+            "&trackerid=%FF%00",
+            "&trackerid=%Z",
+            "&trackerid",
+        ] {
+            assert_eq!(parse_with(extra).unwrap(), plain, "{extra}");
+        }
+    }
+
+    #[test]
+    fn tracker_id_comes_after_the_peers() {
+        let mut out = Vec::new();
+        encode_announce(
+            &AnnounceResponse {
+                interval: 1,
+                min_interval: 1,
+                complete: 0,
+                incomplete: 0,
+                downloaded: 0,
+                peers: &[],
+                external_ip: None,
+                warning: Some("w"),
+                tracker_id: Some(b"lan-1"),
+                compact: true,
+                no_peer_id: false,
+            },
+            &mut out,
+        );
+        assert!(
+            out.ends_with(b"5:peers0:10:tracker id5:lan-115:warning message1:we"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+
+    #[test]
     fn ip_is_lossy_text() {
         assert_eq!(
             parse_with("&ip=%FF1").unwrap().ip.as_deref(),
@@ -496,6 +544,7 @@ mod tests {
                 peers,
                 external_ip: Some("::ffff:10.0.0.9".parse().unwrap()),
                 warning: None,
+                tracker_id: None,
                 compact,
                 no_peer_id: false,
             },

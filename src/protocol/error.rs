@@ -1,5 +1,6 @@
 //! [`ProtocolError`]: why a request cannot be answered, and [`encode_failure`], the BEP 3
-//! `failure reason` response that carries it to the client.
+//! `failure reason` response that carries it to the client, with BEP 31's `retry in` when the
+//! refusal will not change.
 //!
 //! BEP 3 ("Trackers"): "If the response includes a key `failure reason`, then that maps to a
 //! human readable string which explains why the query failed, and no other keys are required."
@@ -63,13 +64,32 @@ pub enum ProtocolError {
     },
 }
 
-/// Appends a BEP 3 failure response: `d14:failure reason<len>:<reason>e`.
+/// BEP 31 ("Tracker Failure Retry Extension") `retry in`: when a client may try again after a
+/// failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryIn {
+    /// `retry in` = this many minutes.
+    Minutes(u32),
+    /// `retry in` = `never`: the refusal will not change, stop announcing.
+    Never,
+}
+
+/// Appends a BEP 3 failure response: `d14:failure reason<len>:<reason>e`, with
+/// `8:retry in` (an integer of minutes or the string `never`, BEP 31) after it when given.
 ///
-/// Usually called as `encode_failure(&err.to_string(), out)`; taking `&str` lets the HTTP layer
-/// send its own reasons (access denied, unknown torrent) the same way.
-pub fn encode_failure(reason: &str, out: &mut Vec<u8>) {
+/// Usually called as `encode_failure(&err.to_string(), err.retry_in(), out)`; taking `&str` lets
+/// the HTTP layer send its own reasons the same way.
+pub fn encode_failure(reason: &str, retry_in: Option<RetryIn>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"d14:failure reason");
     bencode::write_bytes(out, reason.as_bytes());
+    match retry_in {
+        None => {}
+        Some(RetryIn::Minutes(m)) => {
+            out.extend_from_slice(b"8:retry in");
+            bencode::write_int(out, m.into());
+        }
+        Some(RetryIn::Never) => out.extend_from_slice(b"8:retry in5:never"),
+    }
     out.push(b'e');
 }
 
@@ -80,8 +100,14 @@ mod tests {
     #[test]
     fn failure_response() {
         let mut out = Vec::new();
-        encode_failure("missing info_hash", &mut out);
+        encode_failure("missing info_hash", None, &mut out);
         assert_eq!(out, b"d14:failure reason17:missing info_hashe");
+        out.clear();
+        encode_failure("no", Some(RetryIn::Never), &mut out);
+        assert_eq!(out, b"d14:failure reason2:no8:retry in5:nevere");
+        out.clear();
+        encode_failure("busy", Some(RetryIn::Minutes(15)), &mut out);
+        assert_eq!(out, b"d14:failure reason4:busy8:retry ini15ee");
     }
 
     #[test]

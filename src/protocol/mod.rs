@@ -6,7 +6,7 @@
 //! - [`scrape`]: BEP 48 scrape requests and responses;
 //! - [`bencode`]: the small bencode writer the encoders share (checked against serde_bencode);
 //! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client,
-//!   and [`encode_failure`] (BEP 3), which sends it.
+//!   and [`encode_failure`] (BEP 3, with BEP 31 `retry in`), which sends it.
 //!
 //! Parsers take the raw query string (without `?`) and reject anything longer than
 //! [`query::MAX_QUERY_BYTES`] before looking at it; encoders append to a caller-owned `Vec<u8>`
@@ -21,7 +21,7 @@ pub mod peer_id;
 pub mod query;
 pub mod scrape;
 
-pub use error::{encode_failure, ProtocolError};
+pub use error::{encode_failure, ProtocolError, RetryIn};
 
 /// A v1 info hash, or a v2 hash truncated to 20 bytes, as clients announce it.
 pub type InfoHash = [u8; 20];

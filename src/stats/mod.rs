@@ -50,6 +50,8 @@ pub enum Failure {
     NoProxyHeader,
     /// The operator's blocklist refused the torrent or the address.
     Blocked,
+    /// The info-hash access list refused the torrent.
+    AccessList,
     /// The peer_id belongs to a peer at another address.
     PeerIdTaken,
     /// A full scrape while they are disabled.
@@ -60,11 +62,12 @@ pub enum Failure {
 
 impl Failure {
     /// Every reason, in label order.
-    pub const ALL: [Failure; 7] = [
+    pub const ALL: [Failure; 8] = [
         Failure::Malformed,
         Failure::AddressRefused,
         Failure::NoProxyHeader,
         Failure::Blocked,
+        Failure::AccessList,
         Failure::PeerIdTaken,
         Failure::FullScrapeDisabled,
         Failure::CleanupNotAllowed,
@@ -77,6 +80,7 @@ impl Failure {
             Failure::AddressRefused => "address_refused",
             Failure::NoProxyHeader => "no_proxy_header",
             Failure::Blocked => "blocked",
+            Failure::AccessList => "access_list",
             Failure::PeerIdTaken => "peer_id_taken",
             Failure::FullScrapeDisabled => "full_scrape_disabled",
             Failure::CleanupNotAllowed => "cleanup_not_allowed",

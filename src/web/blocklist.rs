@@ -22,6 +22,20 @@ pub const MAX_REASON_CHARS: usize = 200;
 /// otherwise install an older reload after a newer one.
 static EDIT: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 
+/// Re-reads the in-memory blocklist from the database (SIGHUP: entries written by other tools),
+/// serialised with the edits so that an older read never replaces a newer one; blocking.
+/// Gives the number of entries.
+pub fn reload(
+    storage: &crate::storage::Storage,
+    blocklist: &crate::blocklist::Blocklist,
+) -> Result<usize, crate::storage::StorageError> {
+    let _one_at_a_time = EDIT.lock();
+    let entries = storage.blocklist()?;
+    let n = entries.len();
+    blocklist.replace(entries);
+    Ok(n)
+}
+
 /// One row of the table.
 struct Row {
     id: i64,

@@ -31,12 +31,14 @@ use crate::stats::{Event, Stats};
 use crate::storage::writer::WriterStatus;
 use crate::storage::Storage;
 use crate::swarm::SwarmStore;
+use arc_swap::ArcSwap;
 use auth::{Auth, Session};
 use bytes::Bytes;
 use error::WebError;
 use http::{HeaderMap, Method, Response};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use warp::path::FullPath;
 use warp::Filter;
@@ -58,8 +60,9 @@ pub struct Web {
     pub writer: Arc<WriterStatus>,
     /// The account; `None` when no password is configured (the UI is then disabled).
     pub auth: Option<Auth>,
-    /// How the client address is found (proxy headers from trusted proxies only).
-    pub policy: AddressPolicy,
+    /// How the client address is found (proxy headers from trusted proxies only); replaced on
+    /// SIGHUP with the tracker's.
+    pub policy: ArcSwap<AddressPolicy>,
     /// Who may read `/metrics` without logging in.
     pub metrics_networks: Networks,
     /// Networks the dashboard groups peers by; empty = /24 and /48 blocks.
@@ -68,8 +71,8 @@ pub struct Web {
     pub history_days: u32,
     /// Seconds between history snapshots.
     pub snapshot_interval: u32,
-    /// Seconds after which a silent peer expires (shown on the dashboard).
-    pub peer_expiry: u32,
+    /// Seconds after which a silent peer expires (shown on the dashboard); updated on SIGHUP.
+    pub peer_expiry: AtomicU32,
 }
 
 /// One web request, read in full.
@@ -430,19 +433,27 @@ impl Web {
             blocklist,
             writer,
             auth,
-            policy: AddressPolicy::from_config(t),
+            policy: ArcSwap::from_pointee(AddressPolicy::from_config(t)),
             metrics_networks: config.metrics.allowed_networks.clone(),
             peer_networks,
             history_days: stats_cfg.history_days,
             snapshot_interval: stats_cfg.snapshot_interval,
-            peer_expiry: config.peer_expiry_secs(),
+            peer_expiry: AtomicU32::new(config.peer_expiry_secs()),
         })
+    }
+
+    /// Takes the settings a reload may change: the address policy and the expiry shown.
+    pub fn reload(&self, config: &crate::config::Config) {
+        self.policy
+            .store(Arc::new(AddressPolicy::from_config(&config.tracker)));
+        self.peer_expiry
+            .store(config.peer_expiry_secs(), Ordering::Relaxed);
     }
 
     /// The client address of a request (trusted proxy headers applied).
     pub fn client_address(&self, socket: IpAddr, headers: &HeaderMap) -> IpAddr {
         let proxy = crate::http::proxy_headers(headers);
-        policy::client_address(&self.policy, socket, &proxy)
+        policy::client_address(&self.policy.load(), socket, &proxy)
     }
 
     /// The account, or the "web UI disabled" error.

@@ -43,6 +43,8 @@ pub fn config_in(dir: &std::path::Path) -> Config {
     c.db.path = dir.join("retracker.sqlite");
     c.db.flush_interval_ms = 50;
     c.logging.log_file = None;
+    // Exact `interval` values in answers; tests/extras.rs turns the jitter on to test it.
+    c.tracker.announce_interval_jitter = 0;
     c
 }
 
@@ -62,6 +64,24 @@ impl Tracker {
             listeners.push(TcpListener::bind(b).await.unwrap());
         }
         Self::start_with(dir, config, listeners.into()).await
+    }
+
+    /// Starts a tracker as `host = 127.0.0.1, ::1` does: one IPv4 and one IPv6 listener on the
+    /// same port (`addrs[0]` and `addrs[1]`), with the default config changed by `tweak`.
+    pub async fn start_dual(tweak: impl FnOnce(&mut Config)) -> Tracker {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config_in(dir.path());
+        config.tracker.host = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        tweak(&mut config);
+        // The port free on 127.0.0.1 may be taken on ::1: try a few.
+        for _ in 0..20 {
+            let v4 = retracker::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let port = v4.local_addr().unwrap().port();
+            if let Ok(v6) = retracker::server::bind(SocketAddr::new("::1".parse().unwrap(), port)) {
+                return Self::start_with(dir, config, vec![v4, v6].into()).await;
+            }
+        }
+        panic!("no port free on both 127.0.0.1 and ::1");
     }
 
     /// Starts a tracker with `config` on `listeners` (tracker ones first), keeping `dir`.

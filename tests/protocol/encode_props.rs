@@ -1,12 +1,13 @@
 //! Property tests of the hand-written encoders against the reference: `serde_bencode` applied to
 //! plain serde structs (byte strings through `serde_bytes`) that spell out what BEP 3, 7, 23, 24
-//! and 48 say the response contains. serde_bencode sorts dictionary keys itself, so key order is
+//! and 48 say the response contains, and BEP 31's `retry in` in failures. serde_bencode sorts dictionary keys itself, so key order is
 //! checked too. Every encoder must append to, not replace, what is already in the buffer.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use retracker::protocol::announce::{encode_announce, AnnounceResponse, ResponsePeer};
 use retracker::protocol::scrape::{encode_scrape, ScrapeEntry};
+use retracker::protocol::{encode_failure, RetryIn};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
@@ -25,8 +26,26 @@ struct RefAnnounce {
     peers: RefPeers,
     #[serde(skip_serializing_if = "Option::is_none")]
     peers6: Option<ByteBuf>,
+    #[serde(rename = "tracker id", skip_serializing_if = "Option::is_none")]
+    tracker_id: Option<ByteBuf>,
     #[serde(rename = "warning message", skip_serializing_if = "Option::is_none")]
     warning: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RefFailure {
+    #[serde(rename = "failure reason")]
+    reason: String,
+    #[serde(rename = "retry in", skip_serializing_if = "Option::is_none")]
+    retry_in: Option<RefRetryIn>,
+}
+
+/// BEP 31: an integer of minutes, or the string `never`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum RefRetryIn {
+    Minutes(u32),
+    Never(&'static str),
 }
 
 #[derive(Serialize)]
@@ -104,6 +123,7 @@ fn reference_announce(r: &AnnounceResponse<'_>) -> Vec<u8> {
         min_interval: r.min_interval,
         peers,
         peers6,
+        tracker_id: r.tracker_id.map(|id| ByteBuf::from(id.to_vec())),
         warning: r.warning.map(str::to_owned),
     };
     serde_bencode::to_bytes(&reference).unwrap()
@@ -162,6 +182,7 @@ proptest! {
         peers in vec(any_peer(), 0..24),
         external_ip in proptest::option::of(any_ip()),
         warning in proptest::option::of(".{0,40}"),
+        tracker_id in proptest::option::of(vec(any::<u8>(), 0..24)),
         compact in any::<bool>(),
         no_peer_id in any::<bool>(),
         prefix in vec(any::<u8>(), 0..8),
@@ -176,6 +197,7 @@ proptest! {
             peers: &peers,
             external_ip,
             warning: warning.as_deref(),
+            tracker_id: tracker_id.as_deref(),
             compact,
             no_peer_id,
         };
@@ -183,6 +205,28 @@ proptest! {
         encode_announce(&resp, &mut out);
         prop_assert_eq!(&out[..prefix.len()], &prefix[..]);
         prop_assert_eq!(&out[prefix.len()..], &reference_announce(&resp)[..]);
+    }
+
+    #[test]
+    fn failure_matches_serde_bencode(
+        reason in ".{0,60}",
+        retry_in in proptest::option::of(prop_oneof![
+            any::<u32>().prop_map(RetryIn::Minutes),
+            Just(RetryIn::Never),
+        ]),
+        prefix in vec(any::<u8>(), 0..8),
+    ) {
+        let mut out = prefix.clone();
+        encode_failure(&reason, retry_in, &mut out);
+        let reference = RefFailure {
+            reason: reason.clone(),
+            retry_in: retry_in.map(|r| match r {
+                RetryIn::Minutes(m) => RefRetryIn::Minutes(m),
+                RetryIn::Never => RefRetryIn::Never("never"),
+            }),
+        };
+        prop_assert_eq!(&out[..prefix.len()], &prefix[..]);
+        prop_assert_eq!(&out[prefix.len()..], &serde_bencode::to_bytes(&reference).unwrap()[..]);
     }
 
     #[test]
