@@ -207,6 +207,7 @@ async fn a_web_listener_keeps_the_ui_off_the_tracker_port() {
         tracker: vec![l1],
         web: vec![l2],
         metrics: vec![],
+        udp: vec![],
     };
     let server = tokio::spawn(retracker::server::run(config, listeners, async {
         let _ = stopped.await;

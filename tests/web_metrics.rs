@@ -200,6 +200,7 @@ async fn a_metrics_listener_serves_only_metrics() {
         tracker: vec![l1],
         web: vec![],
         metrics: vec![l2],
+        udp: vec![],
     };
     let server = tokio::spawn(retracker::server::run(config, listeners, async {
         let _ = stopped.await;

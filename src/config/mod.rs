@@ -115,6 +115,8 @@ pub struct TrackerConfig {
     pub host: Vec<IpAddr>,
     /// HTTP port; 0 picks a free one (tests).
     pub port: u16,
+    /// Where the UDP tracker listens, on every `host`.
+    pub udp_port: UdpPort,
     /// Direct or behind a reverse proxy.
     pub mode: Mode,
     /// Proxies whose `X-Real-IP` / `X-Forwarded-For` are believed.
@@ -153,6 +155,17 @@ pub struct TrackerConfig {
     pub max_scrape_hashes: u32,
     /// Allow a scrape without `info_hash` (every torrent).
     pub full_scrape: bool,
+}
+
+/// `[TRACKER] udp_port`: the UDP tracker's port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpPort {
+    /// Empty: the port the HTTP listener got on the same host (picked when `port` is 0).
+    SameAsHttp,
+    /// `0`: no UDP tracker.
+    Off,
+    /// This port (BEP 15 trackers commonly use 6969).
+    Port(u16),
 }
 
 /// `[CACHE]` section.

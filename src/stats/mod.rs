@@ -56,11 +56,13 @@ pub enum Failure {
     FullScrapeDisabled,
     /// A cleanup request from someone who may not ask for it.
     CleanupNotAllowed,
+    /// A UDP request with a connection id this tracker did not hand out, or an expired one.
+    BadConnectionId,
 }
 
 impl Failure {
     /// Every reason, in label order.
-    pub const ALL: [Failure; 7] = [
+    pub const ALL: [Failure; 8] = [
         Failure::Malformed,
         Failure::AddressRefused,
         Failure::NoProxyHeader,
@@ -68,6 +70,7 @@ impl Failure {
         Failure::PeerIdTaken,
         Failure::FullScrapeDisabled,
         Failure::CleanupNotAllowed,
+        Failure::BadConnectionId,
     ];
 
     /// The `reason` label in metrics.
@@ -80,6 +83,7 @@ impl Failure {
             Failure::PeerIdTaken => "peer_id_taken",
             Failure::FullScrapeDisabled => "full_scrape_disabled",
             Failure::CleanupNotAllowed => "cleanup_not_allowed",
+            Failure::BadConnectionId => "bad_connection_id",
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct Tracker {
     pub addr: SocketAddr,
     /// Every listener's address.
     pub addrs: Vec<SocketAddr>,
+    /// Every UDP tracker socket's address (none unless started with [`Tracker::start_udp`] or
+    /// [`Tracker::start_with`]).
+    pub udp_addrs: Vec<SocketAddr>,
     /// The database file.
     pub db: PathBuf,
     /// Keeps the temp dir alive.
@@ -50,13 +53,47 @@ impl Tracker {
         Self::start_in(dir, config, &["127.0.0.1:0"]).await
     }
 
+    /// Starts a tracker on 127.0.0.1:0 with a UDP tracker socket on 127.0.0.1:0 too, with the
+    /// default config changed by `tweak`.
+    pub async fn start_udp(tweak: impl FnOnce(&mut Config)) -> Tracker {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config_in(dir.path());
+        tweak(&mut config);
+        Self::start_with(dir, config, &["127.0.0.1:0"], &["127.0.0.1:0"]).await
+    }
+
     /// Starts a tracker with `config` listening on `binds`, keeping `dir`.
     pub async fn start_in(dir: tempfile::TempDir, config: Config, binds: &[&str]) -> Tracker {
-        let mut listeners = Vec::new();
+        Self::start_with(dir, config, binds, &[]).await
+    }
+
+    /// Starts a tracker with `config` listening on `binds` (HTTP) and `udp_binds` (BEP 15).
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        config: Config,
+        binds: &[&str],
+        udp_binds: &[&str],
+    ) -> Tracker {
+        let mut listeners = retracker::server::Listeners::default();
         for b in binds {
-            listeners.push(TcpListener::bind(b).await.unwrap());
+            listeners.tracker.push(TcpListener::bind(b).await.unwrap());
         }
-        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        for b in udp_binds {
+            let addr = b.parse().unwrap();
+            listeners
+                .udp
+                .push(retracker::server::bind_udp(addr).unwrap());
+        }
+        let addrs: Vec<_> = listeners
+            .tracker
+            .iter()
+            .map(|l| l.local_addr().unwrap())
+            .collect();
+        let udp_addrs: Vec<_> = listeners
+            .udp
+            .iter()
+            .map(|s| s.local_addr().unwrap())
+            .collect();
         let (stop, stopped) = oneshot::channel::<()>();
         let db = config.db.path.clone();
         let handle = tokio::spawn(retracker::server::run(config, listeners, async {
@@ -65,6 +102,7 @@ impl Tracker {
         Tracker {
             addr: addrs[0],
             addrs,
+            udp_addrs,
             db,
             dir,
             stop: Some(stop),
@@ -77,6 +115,11 @@ impl Tracker {
         let _ = self.stop.take().unwrap().send(());
         self.handle.take().unwrap().await.unwrap().unwrap();
         std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// The first UDP tracker socket's address.
+    pub fn udp_addr(&self) -> SocketAddr {
+        *self.udp_addrs.first().expect("started with a UDP socket")
     }
 
     /// GET `target` (path and query) from 127.0.0.1.
