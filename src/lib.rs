@@ -1,7 +1,8 @@
 //! retracker: a BitTorrent tracker for local networks.
 //!
 //! Layers, each with one job and one error type:
-//! - [`protocol`]: pure parsing and encoding of tracker requests and responses (BEP 3, 7, 23, 24, 48);
+//! - [`protocol`]: pure parsing and encoding of tracker requests and responses (BEP 3, 7, 15, 23, 24,
+//!   41, 48);
 //! - [`config`]: the INI file (compatible with the Python retracker) and its validation;
 //! - [`policy`]: which address a client announces from, and whether it may announce at all;
 //! - [`swarm`]: the in-memory swarms behind a small store interface;
@@ -12,6 +13,7 @@
 //! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
 //! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
 //! - [`tls`]: the HTTPS certificate, loaded at start and swapped on reload;
+//! - [`udp`]: the BEP 15 UDP tracker: stateless connection ids, then the same announce core as HTTP;
 //! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks.
 
 pub mod access;
@@ -27,4 +29,5 @@ pub mod stats;
 pub mod storage;
 pub mod swarm;
 pub mod tls;
+pub mod udp;
 pub mod web;

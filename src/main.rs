@@ -142,6 +142,32 @@ fn bind_all(hosts: &[std::net::IpAddr], port: u16) -> Result<Vec<tokio::net::Tcp
     Ok(out)
 }
 
+/// Binds the UDP tracker beside each tracker listener: on its port, or on `udp_port`.
+fn bind_udp_all(
+    tcp: &[tokio::net::TcpListener],
+    udp_port: config::UdpPort,
+) -> Result<Vec<tokio::net::UdpSocket>, ()> {
+    let mut out = Vec::new();
+    for l in tcp {
+        let Ok(mut addr) = l.local_addr() else {
+            continue;
+        };
+        match udp_port {
+            config::UdpPort::Off => return Ok(out),
+            config::UdpPort::SameAsHttp => {}
+            config::UdpPort::Port(n) => addr.set_port(n),
+        }
+        match server::bind_udp(addr) {
+            Ok(s) => out.push(s),
+            Err(e) => {
+                tracing::error!("cannot listen on udp://{addr}: {e}");
+                return Err(());
+            }
+        }
+    }
+    Ok(out)
+}
+
 async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
     let t = &config.tracker;
     let or_tracker_hosts = |h: &Vec<std::net::IpAddr>| {
@@ -154,6 +180,7 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
     let mut listeners = server::Listeners::default();
     let bound = (|| {
         listeners.tracker = bind_all(&t.host, t.port)?;
+        listeners.udp = bind_udp_all(&listeners.tracker, t.udp_port)?;
         if config.web.port != 0 {
             listeners.web = bind_all(&or_tracker_hosts(&config.web.host), config.web.port)?;
         }

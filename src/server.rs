@@ -2,9 +2,9 @@
 //!
 //! Opens and restores the database, starts the write-behind, cleanup and statistics tasks,
 //! serves HTTP on every listener (tracker, web UI and metrics, shared or apart) through hyper (warp's own server can neither time out slow headers nor stay
-//! quiet about every reset connection), and HTTPS (rustls) with the same routes as the tracker
-//! listener, and on `shutdown` stops accepting, lets requests in flight finish, flushes the
-//! write-behind backlog and returns.
+//! quiet about every reset connection), HTTPS (rustls) with the same routes as the tracker
+//! listener, and BEP 15 on every UDP socket ([`crate::udp`]); on `shutdown` stops accepting,
+//! lets requests in flight finish, flushes the write-behind backlog and returns.
 
 use crate::access::{AccessFileError, AccessList, AccessRules};
 use crate::blocklist::Blocklist;
@@ -22,7 +22,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
@@ -40,6 +40,8 @@ pub struct Listeners {
     pub metrics: Vec<TcpListener>,
     /// HTTPS with `[TLS] cert` and `key`, serving what `tracker` serves.
     pub https: Vec<TcpListener>,
+    /// UDP tracker (BEP 15) sockets.
+    pub udp: Vec<UdpSocket>,
 }
 
 impl From<Vec<TcpListener>> for Listeners {
@@ -87,6 +89,22 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
     TcpListener::from_std(socket.into())
+}
+
+/// Binds a UDP tracker socket for `addr`; an IPv6 address is bound IPv6-only, as in [`bind`].
+///
+/// Unlike [`bind`], without `SO_REUSEADDR`: UDP has no TIME_WAIT to skip, and on Linux the
+/// option would let a second tracker bind the same UDP port without an error and silently take
+/// over its packets.
+pub fn bind_udp(addr: std::net::SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// Runs the tracker on `listeners` until `shutdown` completes, with the configuration it started
@@ -197,7 +215,7 @@ pub async fn run_with_reload(
         !separate_web,
         !separate_web && !separate_metrics,
     )
-    .or(routes(tracker))
+    .or(routes(Arc::clone(&tracker)))
     .unify();
     // Plain HTTP sends the UI to HTTPS when asked to and when HTTPS serves the UI.
     let redirect_to = match listeners.https.first().map(TcpListener::local_addr) {
@@ -248,6 +266,10 @@ pub async fn run_with_reload(
         &stop_rx,
         &mut accepting,
     );
+    for socket in listeners.udp {
+        let task = crate::udp::serve(socket, Arc::clone(&tracker), stop_rx.clone());
+        accepting.push(tokio::spawn(task));
+    }
 
     shutdown.await;
     tracing::info!("shutting down: no new connections, finishing requests in flight");
@@ -604,5 +626,18 @@ mod tests {
             v6.is_ok(),
             "binding [::]:{port} beside 0.0.0.0:{port}: {v6:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn udp_families_share_a_port_but_a_taken_port_is_refused() {
+        let v4 = super::bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = v4.local_addr().unwrap().port();
+        let v6 = super::bind_udp(std::net::SocketAddr::new("::1".parse().unwrap(), port));
+        assert!(
+            v6.is_ok(),
+            "binding udp [::1]:{port} beside 127.0.0.1:{port}: {v6:?}"
+        );
+        let again = super::bind_udp(std::net::SocketAddr::new([127, 0, 0, 1].into(), port));
+        assert!(again.is_err(), "a second tracker took udp port {port}");
     }
 }

@@ -85,6 +85,7 @@ fn defaults_are_the_documented_ones() {
     let t = &c.tracker;
     assert_eq!(t.host, ips(&["0.0.0.0"]));
     assert_eq!((t.port, t.mode), (8080, Mode::Direct));
+    assert_eq!(t.udp_port, UdpPort::SameAsHttp);
     assert_eq!(t.trusted_proxies, nets("127.0.0.1/32 ::1/128"));
     assert!(t.use_x_real_ip && t.use_x_forwarded_for);
     assert_eq!((t.announce_interval, t.min_interval), (1800, 0));
@@ -192,6 +193,13 @@ fn invalid_values_name_file_section_key_value_and_form() {
             "port",
             "",
             "an integer from 0 to 65535",
+        ),
+        (
+            "[TRACKER]\nudp_port = off",
+            "TRACKER",
+            "udp_port",
+            "off",
+            "an integer from 0 to 65535, or nothing",
         ),
         (
             "[LOGGING]\nmax_bytes = -1",
@@ -422,6 +430,14 @@ fn empty_values_take_their_empty_meaning() {
 }
 
 #[test]
+fn udp_port_empty_zero_or_a_port() {
+    let udp = |text: &str| load(text).unwrap().config.tracker.udp_port;
+    assert_eq!(udp("[TRACKER]\nudp_port ="), UdpPort::SameAsHttp);
+    assert_eq!(udp("[TRACKER]\nudp_port = 0"), UdpPort::Off);
+    assert_eq!(udp("[TRACKER]\nudp_port = 6969"), UdpPort::Port(6969));
+}
+
+#[test]
 fn sections_keys_and_values_in_any_case() {
     let loaded = load(
         "[tracker]\nPORT = 9000\nMode = PROXY\nFull_Scrape = On\n[Logging]\nlevel = critical\n\
@@ -537,6 +553,7 @@ clear_on_start = yes
 [TRACKER]
 host = 127.0.0.1, ::1
 port = 0
+udp_port = 6969
 mode = proxy
 trusted_proxies = 10.0.0.1
 use_x_real_ip = false

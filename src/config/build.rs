@@ -9,7 +9,7 @@ use super::load::ConfigError;
 use super::value::{self, Refusal};
 use super::{
     AccessConfig, AccessMode, CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel,
-    LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig, TrackerConfig, WebConfig,
+    LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig, TrackerConfig, UdpPort, WebConfig,
 };
 use crate::netlist::Networks;
 use std::cell::Cell;
@@ -258,6 +258,14 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
                 _ => mismatch("TRACKER", "host"),
             })?,
             port: s.int("TRACKER", "port")?,
+            udp_port: match s.parse("TRACKER", "udp_port", |form, t| match form {
+                Form::OptPort => value::opt_port(t),
+                _ => mismatch("TRACKER", "udp_port"),
+            })? {
+                None => UdpPort::SameAsHttp,
+                Some(0) => UdpPort::Off,
+                Some(n) => UdpPort::Port(n),
+            },
             mode: match s.choice("TRACKER", "mode")? {
                 "direct" => Mode::Direct,
                 "proxy" => Mode::Proxy,

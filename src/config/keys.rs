@@ -5,7 +5,7 @@
 //! it, `config/config.ini` is generated from it, and [`render`](super::render::render) prints the
 //! effective settings through each key's [`Key::show`]. A default is written nowhere else.
 
-use super::{AccessMode, Config, DbKind, LogFormat, LogLevel, Mode};
+use super::{AccessMode, Config, DbKind, LogFormat, LogLevel, Mode, UdpPort};
 
 /// What a value must look like: decides validation and the wording of "expected ...".
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,6 +36,8 @@ pub enum Form {
     Hosts,
     /// As [`Form::Hosts`], or nothing (the key's doc line says what empty means).
     OptHosts,
+    /// A port from 0 to 65535, or nothing (the key's doc line says what 0 and empty mean).
+    OptPort,
     /// CIDR networks or addresses separated by commas or spaces; may be empty.
     Networks,
     /// Letters, digits, `_`, `-` and `.` only, because it is matched as a URL query key; may be empty.
@@ -69,6 +71,7 @@ impl Form {
                 "IP addresses separated by commas or spaces (localhost = 127.0.0.1), or nothing"
                     .into()
             }
+            Form::OptPort => "an integer from 0 to 65535, or nothing".into(),
             Form::Networks => {
                 "IP networks (CIDR) or addresses separated by commas or spaces, or nothing".into()
             }
@@ -99,7 +102,7 @@ pub static SECTIONS: &[Section] = &[
     },
     Section {
         name: "TRACKER",
-        doc: "The HTTP listener, how client addresses are found, and what announces get back.",
+        doc: "The HTTP and UDP listeners, how client addresses are found, and what announces get back.",
     },
     Section {
         name: "ACCESS",
@@ -260,6 +263,15 @@ pub static KEYS: &[Key] = &[
         "TRACKER", "port", "8080", Form::Int { min: 0, max: 65535 },
         "HTTP port; 0 = pick a free port.",
         |c| c.tracker.port.to_string(),
+    ),
+    key(
+        "TRACKER", "udp_port", "", Form::OptPort,
+        "UDP tracker (BEP 15) port on every host; empty = the port HTTP listens on, 0 = no UDP tracker.",
+        |c| match c.tracker.udp_port {
+            UdpPort::SameAsHttp => String::new(),
+            UdpPort::Off => "0".into(),
+            UdpPort::Port(n) => n.to_string(),
+        },
     ),
     key(
         "TRACKER", "mode", "direct", Form::Choice(&["direct", "proxy"]),

@@ -119,6 +119,8 @@ pub struct TrackerConfig {
     pub host: Vec<IpAddr>,
     /// HTTP port; 0 picks a free one (tests).
     pub port: u16,
+    /// Where the UDP tracker listens, on every `host`.
+    pub udp_port: UdpPort,
     /// Direct or behind a reverse proxy.
     pub mode: Mode,
     /// Proxies whose `X-Real-IP` / `X-Forwarded-For` are believed.
@@ -181,6 +183,17 @@ pub struct AccessConfig {
     pub mode: AccessMode,
     /// The list file (see `crate::access`); `None` (empty value) only with mode off.
     pub file: Option<PathBuf>,
+}
+
+/// `[TRACKER] udp_port`: the UDP tracker's port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpPort {
+    /// Empty: the port the HTTP listener got on the same host (picked when `port` is 0).
+    SameAsHttp,
+    /// `0`: no UDP tracker.
+    Off,
+    /// This port (BEP 15 trackers commonly use 6969).
+    Port(u16),
 }
 
 /// `[CACHE]` section.

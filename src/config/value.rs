@@ -95,6 +95,14 @@ pub(super) fn opt_hosts(text: &str) -> Result<Vec<IpAddr>, Refusal> {
     hosts(text)
 }
 
+/// Nothing (`None`), or a port from 0 to 65535.
+pub(super) fn opt_port(text: &str) -> Result<Option<u16>, Refusal> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    integer(text, 0, 65535).map(|n| Some(n as u16))
+}
+
 /// A possibly empty list of networks.
 pub(super) fn networks(text: &str) -> Result<Networks, Refusal> {
     text.parse().map_err(Some)
@@ -150,6 +158,16 @@ mod tests {
             assert!(integer(t, 0, 65535).is_err(), "{t}");
         }
         assert!(integer("0", 1, 10).is_err());
+    }
+
+    #[test]
+    fn optional_ports() {
+        assert_eq!(opt_port(""), Ok(None));
+        assert_eq!(opt_port("0"), Ok(Some(0)));
+        assert_eq!(opt_port("6969"), Ok(Some(6969)));
+        for t in ["65536", "-1", "off", "80a"] {
+            assert!(opt_port(t).is_err(), "{t}");
+        }
     }
 
     #[test]

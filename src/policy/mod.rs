@@ -148,10 +148,36 @@ pub fn resolve(
     headers: &ProxyHeaders<'_>,
     reported_ip: Option<&str>,
 ) -> Result<Resolved, AddressError> {
+    resolve_inner(
+        policy,
+        socket,
+        headers,
+        reported_ip,
+        policy.mode == Mode::Proxy,
+    )
+}
+
+/// [`resolve`] for a transport no proxy stands in front of (UDP): the socket address is the
+/// client whatever the mode, with every other rule unchanged.
+pub fn resolve_direct(
+    policy: &AddressPolicy,
+    socket: IpAddr,
+    reported_ip: Option<&str>,
+) -> Result<Resolved, AddressError> {
+    resolve_inner(policy, socket, &ProxyHeaders::default(), reported_ip, false)
+}
+
+fn resolve_inner(
+    policy: &AddressPolicy,
+    socket: IpAddr,
+    headers: &ProxyHeaders<'_>,
+    reported_ip: Option<&str>,
+    proxy_mode: bool,
+) -> Result<Resolved, AddressError> {
     let socket = socket.to_canonical();
     // Headers are believed only from a trusted proxy; anyone bypassing it is recorded (and
     // refused, if need be) by the address that really connected.
-    let via_trusted_proxy = policy.mode == Mode::Proxy && policy.trusted_proxies.contains(&socket);
+    let via_trusted_proxy = proxy_mode && policy.trusted_proxies.contains(&socket);
     let client = if via_trusted_proxy {
         client_from_headers(policy, headers).ok_or(AddressError::NoProxyHeader)?
     } else {

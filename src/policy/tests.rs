@@ -401,3 +401,33 @@ fn client_address_follows_a_trusted_proxy_and_never_refuses() {
     policy.mode = Mode::Direct;
     assert_eq!(client_address(&policy, ip(P1), &xff), ip(P1));
 }
+
+#[test]
+fn resolve_direct_ignores_proxy_mode_but_keeps_every_other_rule() {
+    let mut policy = base();
+    policy.mode = Mode::Proxy;
+    // From a trusted proxy with no headers, proxy mode refuses; a direct transport does not.
+    assert_eq!(
+        resolve(&policy, ip(P1), &ProxyHeaders::default(), None),
+        Err(AddressError::NoProxyHeader)
+    );
+    assert_eq!(
+        resolve_direct(&policy, ip(P1), None).unwrap().client,
+        ip(P1)
+    );
+    assert_eq!(
+        resolve_direct(&policy, ip(BAD), None),
+        Err(AddressError::Ignored(ip(BAD)))
+    );
+    let direct = AddressPolicy {
+        mode: Mode::Direct,
+        ..policy.clone()
+    };
+    for reported in [None, Some(V), Some("junk")] {
+        assert_eq!(
+            resolve_direct(&policy, ip(C), reported),
+            resolve(&direct, ip(C), &ProxyHeaders::default(), reported),
+            "{reported:?}"
+        );
+    }
+}

@@ -4,6 +4,8 @@
 //! - [`announce`]: BEP 3 announce requests; responses per BEP 3, BEP 23 (compact), BEP 7
 //!   (`peers6`) and BEP 24 (`external ip`);
 //! - [`scrape`]: BEP 48 scrape requests and responses;
+//! - [`udp`]: BEP 15 UDP tracker packets (connect, announce with BEP 41 options, scrape, error),
+//!   the announce mapped to the same [`announce::AnnounceRequest`];
 //! - [`bencode`]: the small bencode writer the encoders share (checked against serde_bencode);
 //! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client,
 //!   and [`encode_failure`] (BEP 3, with BEP 31 `retry in`), which sends it.
@@ -20,6 +22,7 @@ pub mod error;
 pub mod peer_id;
 pub mod query;
 pub mod scrape;
+pub mod udp;
 
 pub use error::{encode_failure, ProtocolError, RetryIn};
 

@@ -58,11 +58,13 @@ pub enum Failure {
     FullScrapeDisabled,
     /// A cleanup request from someone who may not ask for it.
     CleanupNotAllowed,
+    /// A UDP request with a connection id this tracker did not hand out, or an expired one.
+    BadConnectionId,
 }
 
 impl Failure {
     /// Every reason, in label order.
-    pub const ALL: [Failure; 8] = [
+    pub const ALL: [Failure; 9] = [
         Failure::Malformed,
         Failure::AddressRefused,
         Failure::NoProxyHeader,
@@ -71,6 +73,7 @@ impl Failure {
         Failure::PeerIdTaken,
         Failure::FullScrapeDisabled,
         Failure::CleanupNotAllowed,
+        Failure::BadConnectionId,
     ];
 
     /// The `reason` label in metrics.
@@ -84,6 +87,7 @@ impl Failure {
             Failure::PeerIdTaken => "peer_id_taken",
             Failure::FullScrapeDisabled => "full_scrape_disabled",
             Failure::CleanupNotAllowed => "cleanup_not_allowed",
+            Failure::BadConnectionId => "bad_connection_id",
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct Tracker {
     pub addrs: Vec<SocketAddr>,
     /// The HTTPS listeners' addresses (none unless started with some).
     pub https: Vec<SocketAddr>,
+    /// Every UDP tracker socket's address (none unless started with [`Tracker::start_udp`] or
+    /// [`Tracker::start_binds`]).
+    pub udp_addrs: Vec<SocketAddr>,
     /// The database file.
     pub db: PathBuf,
     /// Keeps the temp dir alive.
@@ -57,13 +60,38 @@ impl Tracker {
         Self::start_in(dir, config, &["127.0.0.1:0"]).await
     }
 
+    /// Starts a tracker on 127.0.0.1:0 with a UDP tracker socket on 127.0.0.1:0 too, with the
+    /// default config changed by `tweak`.
+    pub async fn start_udp(tweak: impl FnOnce(&mut Config)) -> Tracker {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config_in(dir.path());
+        tweak(&mut config);
+        Self::start_binds(dir, config, &["127.0.0.1:0"], &["127.0.0.1:0"]).await
+    }
+
     /// Starts a tracker with `config` listening on `binds`, keeping `dir`.
     pub async fn start_in(dir: tempfile::TempDir, config: Config, binds: &[&str]) -> Tracker {
-        let mut listeners = Vec::new();
+        Self::start_binds(dir, config, binds, &[]).await
+    }
+
+    /// Starts a tracker with `config` listening on `binds` (HTTP) and `udp_binds` (BEP 15).
+    pub async fn start_binds(
+        dir: tempfile::TempDir,
+        config: Config,
+        binds: &[&str],
+        udp_binds: &[&str],
+    ) -> Tracker {
+        let mut listeners = retracker::server::Listeners::default();
         for b in binds {
-            listeners.push(TcpListener::bind(b).await.unwrap());
+            listeners.tracker.push(TcpListener::bind(b).await.unwrap());
         }
-        Self::start_with(dir, config, listeners.into()).await
+        for b in udp_binds {
+            let addr = b.parse().unwrap();
+            listeners
+                .udp
+                .push(retracker::server::bind_udp(addr).unwrap());
+        }
+        Self::start_with(dir, config, listeners).await
     }
 
     /// Starts a tracker as `host = 127.0.0.1, ::1` does: one IPv4 and one IPv6 listener on the
@@ -100,6 +128,11 @@ impl Tracker {
             .iter()
             .map(|l| l.local_addr().unwrap())
             .collect();
+        let udp_addrs: Vec<_> = listeners
+            .udp
+            .iter()
+            .map(|s| s.local_addr().unwrap())
+            .collect();
         let (stop, stopped) = oneshot::channel::<()>();
         let (reloads, reloaded) = watch::channel(Arc::new(config.clone()));
         let db = config.db.path.clone();
@@ -115,6 +148,7 @@ impl Tracker {
             addr: addrs[0],
             addrs,
             https,
+            udp_addrs,
             db,
             dir,
             stop: Some(stop),
@@ -133,6 +167,11 @@ impl Tracker {
         let _ = self.stop.take().unwrap().send(());
         self.handle.take().unwrap().await.unwrap().unwrap();
         std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// The first UDP tracker socket's address.
+    pub fn udp_addr(&self) -> SocketAddr {
+        *self.udp_addrs.first().expect("started with a UDP socket")
     }
 
     /// GET `target` (path and query) from 127.0.0.1.
