@@ -174,16 +174,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Resp {
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
+    let req = common::web::format_request(method, target, "localhost", headers, body);
     stream.write_all(req.as_bytes()).await.unwrap();
     stream.flush().await.unwrap();
     let mut raw = Vec::new();

@@ -28,16 +28,9 @@ pub async fn request(
     body: &str,
 ) -> Resp {
     let mut stream = connect(addr, None).await;
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
+    let mut all = vec![("Connection", "close")];
+    all.extend_from_slice(headers);
+    let req = format_request(method, target, &addr.to_string(), &all, body);
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     tokio::time::timeout(
@@ -48,6 +41,27 @@ pub async fn request(
     .expect("answer within 20 s")
     .unwrap();
     parse_response(&raw).0
+}
+
+/// The text of one HTTP/1.1 request; a POST body is sent as a form.
+pub fn format_request(
+    method: &str,
+    target: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    req
 }
 
 /// The value of `name=` in the response's `Set-Cookie` headers.
