@@ -14,7 +14,8 @@
 //! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
 //! - [`tls`]: the HTTPS certificate, loaded at start and swapped on reload;
 //! - [`udp`]: the BEP 15 UDP tracker: stateless connection ids, then the same announce core as HTTP;
-//! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks.
+//! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks;
+//! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`).
 
 pub mod access;
 pub mod blocklist;
@@ -24,6 +25,7 @@ pub mod logging;
 pub mod netlist;
 pub mod policy;
 pub mod protocol;
+pub mod sdnotify;
 pub mod server;
 pub mod stats;
 pub mod storage;

@@ -246,9 +246,27 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             tracing::info!("metrics on http://{addr}/metrics");
         }
     }
+    let serving: Vec<String> = listeners
+        .tracker
+        .iter()
+        .chain(&listeners.https)
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| a.to_string())
+        .collect();
+    let status = format!("STATUS=tracker on {}", serving.join(", "));
+    let hooks = server::Hooks {
+        ready: Some(Box::new(move || {
+            tell_systemd(&format!("READY=1\n{status}"))
+        })),
+        reloaded: Some(std::sync::Arc::new(|| tell_systemd("READY=1"))),
+    };
+    let shutdown = async {
+        shutdown_signal().await;
+        tell_systemd("STOPPING=1");
+    };
     let (reload_tx, reloads) = tokio::sync::watch::channel(std::sync::Arc::new(config.clone()));
     tokio::spawn(reload_on_sighup(path.to_owned(), reload_tx));
-    match server::run_with_reload(config, listeners, shutdown_signal(), reloads).await {
+    match server::run_with_hooks(config, listeners, shutdown, reloads, hooks).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(ServerError::Storage(e)) => {
             tracing::error!("{e}");
@@ -281,6 +299,8 @@ async fn reload_on_sighup(
     };
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP received: reloading {}", path.display());
+        // The server says READY=1 again once it has applied the new configuration.
+        tell_systemd(&retracker::sdnotify::reloading_message());
         match config::load_file(&path) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
@@ -288,8 +308,20 @@ async fn reload_on_sighup(
                 }
                 let _ = reloads.send(std::sync::Arc::new(loaded.config));
             }
-            Err(e) => tracing::error!("reload refused, keeping the running configuration: {e}"),
+            Err(e) => {
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                tell_systemd("READY=1");
+            }
         }
+    }
+}
+
+/// Passes `state` on to systemd when it started us with `$NOTIFY_SOCKET` (`Type=notify`);
+/// a failure is logged, never fatal.
+fn tell_systemd(state: &str) {
+    if let Err(e) = retracker::sdnotify::notify(state) {
+        let first = state.lines().next().unwrap_or_default();
+        tracing::warn!("cannot notify the service manager of {first}: {e}");
     }
 }
 
