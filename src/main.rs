@@ -5,43 +5,25 @@
 //! start-up failures (e.g. the port is taken).
 
 use clap::Parser;
+use retracker::cli::{Cli, Command};
 use retracker::config::{self, Config};
 use retracker::server::{self, ServerError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// BitTorrent tracker for local networks.
-#[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
-struct Cli {
-    /// What to do; with none, run the tracker.
-    #[command(subcommand)]
-    command: Option<Command>,
-
-    /// Configuration file (INI; the Python retracker's config.ini is accepted as is).
-    #[arg(short, long, value_name = "PATH", default_value = "config/config.ini")]
-    config: PathBuf,
-
-    /// Validate the configuration, print the effective settings and exit (0 valid, 2 invalid).
-    #[arg(long)]
-    check_config: bool,
-}
-
-/// Subcommands.
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Print an argon2 hash of a password for [STATS] access_password (reads the password from
-    /// the terminal without echo, or the first line of standard input).
-    HashPassword,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::HashPassword) = cli.command {
-        return hash_password();
+    match cli.command {
+        Some(Command::HashPassword) => return hash_password(),
+        Some(Command::Manpage) => {
+            print!("{}", retracker::cli::man_page());
+            return ExitCode::SUCCESS;
+        }
+        None => {}
     }
-    let loaded = match config::load_file(&cli.config) {
+    let config_path = cli.config_path();
+    let loaded = match config::load_file(&config_path) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("retracker: configuration error: {e}");
@@ -66,7 +48,7 @@ fn main() -> ExitCode {
         print!("{}", config::render(&loaded.config));
         eprintln!(
             "retracker: {}: configuration is valid",
-            cli.config.display()
+            config_path.display()
         );
         return ExitCode::SUCCESS;
     }
@@ -90,7 +72,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(loaded.config, &cli.config))
+    runtime.block_on(serve(loaded.config, &config_path))
 }
 
 fn hash_password() -> ExitCode {
