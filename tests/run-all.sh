@@ -13,10 +13,11 @@ missing=()
 command -v aria2c >/dev/null || missing+=(aria2)
 command -v transmission-cli >/dev/null || missing+=(transmission-cli)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-# The package test: a Debian root, lintian, and systemd-analyze for the unit.
+# The package test: a Debian root, lintian, systemd-analyze, and systemd-nspawn to boot it.
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v lintian >/dev/null || missing+=(lintian)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   # The image deletes downloaded .debs after each apt run, so wait for the lock and retry.
