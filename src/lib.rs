@@ -9,21 +9,25 @@
 //! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
 //! - [`blocklist`]: the operator's blocked addresses, networks and torrents, checked per announce;
 //! - [`access`]: the info-hash allow or deny list file, checked per announce and scrape;
+//! - [`cli`]: the command line of the binary and the man page generated from it;
 //! - [`stats`]: counters funnelled through one event function, and the census of peers;
 //! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
 //! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
 //! - [`tls`]: the HTTPS certificate, loaded at start and swapped on reload;
 //! - [`udp`]: the BEP 15 UDP tracker: stateless connection ids, then the same announce core as HTTP;
-//! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks.
+//! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks;
+//! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`).
 
 pub mod access;
 pub mod blocklist;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod logging;
 pub mod netlist;
 pub mod policy;
 pub mod protocol;
+pub mod sdnotify;
 pub mod server;
 pub mod stats;
 pub mod storage;

@@ -5,43 +5,25 @@
 //! start-up failures (e.g. the port is taken).
 
 use clap::Parser;
+use retracker::cli::{Cli, Command};
 use retracker::config::{self, Config};
 use retracker::server::{self, ServerError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// BitTorrent tracker for local networks.
-#[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
-struct Cli {
-    /// What to do; with none, run the tracker.
-    #[command(subcommand)]
-    command: Option<Command>,
-
-    /// Configuration file (INI; the Python retracker's config.ini is accepted as is).
-    #[arg(short, long, value_name = "PATH", default_value = "config/config.ini")]
-    config: PathBuf,
-
-    /// Validate the configuration, print the effective settings and exit (0 valid, 2 invalid).
-    #[arg(long)]
-    check_config: bool,
-}
-
-/// Subcommands.
-#[derive(clap::Subcommand, Debug)]
-enum Command {
-    /// Print an argon2 hash of a password for [STATS] access_password (reads the password from
-    /// the terminal without echo, or the first line of standard input).
-    HashPassword,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::HashPassword) = cli.command {
-        return hash_password();
+    match cli.command {
+        Some(Command::HashPassword) => return hash_password(),
+        Some(Command::Manpage) => {
+            print!("{}", retracker::cli::man_page());
+            return ExitCode::SUCCESS;
+        }
+        None => {}
     }
-    let loaded = match config::load_file(&cli.config) {
+    let config_path = cli.config_path();
+    let loaded = match config::load_file(&config_path) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("retracker: configuration error: {e}");
@@ -66,7 +48,7 @@ fn main() -> ExitCode {
         print!("{}", config::render(&loaded.config));
         eprintln!(
             "retracker: {}: configuration is valid",
-            cli.config.display()
+            config_path.display()
         );
         return ExitCode::SUCCESS;
     }
@@ -90,7 +72,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(loaded.config, &cli.config))
+    runtime.block_on(serve(loaded.config, &config_path))
 }
 
 fn hash_password() -> ExitCode {
@@ -246,9 +228,27 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             tracing::info!("metrics on http://{addr}/metrics");
         }
     }
+    let serving: Vec<String> = listeners
+        .tracker
+        .iter()
+        .chain(&listeners.https)
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| a.to_string())
+        .collect();
+    let status = format!("STATUS=tracker on {}", serving.join(", "));
+    let hooks = server::Hooks {
+        ready: Some(Box::new(move || {
+            tell_systemd(&format!("READY=1\n{status}"))
+        })),
+        reloaded: Some(std::sync::Arc::new(|| tell_systemd("READY=1"))),
+    };
+    let shutdown = async {
+        shutdown_signal().await;
+        tell_systemd("STOPPING=1");
+    };
     let (reload_tx, reloads) = tokio::sync::watch::channel(std::sync::Arc::new(config.clone()));
     tokio::spawn(reload_on_sighup(path.to_owned(), reload_tx));
-    match server::run_with_reload(config, listeners, shutdown_signal(), reloads).await {
+    match server::run_with_hooks(config, listeners, shutdown, reloads, hooks).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(ServerError::Storage(e)) => {
             tracing::error!("{e}");
@@ -281,6 +281,8 @@ async fn reload_on_sighup(
     };
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP received: reloading {}", path.display());
+        // The server says READY=1 again once it has applied the new configuration.
+        tell_systemd(&retracker::sdnotify::reloading_message());
         match config::load_file(&path) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
@@ -288,8 +290,20 @@ async fn reload_on_sighup(
                 }
                 let _ = reloads.send(std::sync::Arc::new(loaded.config));
             }
-            Err(e) => tracing::error!("reload refused, keeping the running configuration: {e}"),
+            Err(e) => {
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                tell_systemd("READY=1");
+            }
         }
+    }
+}
+
+/// Passes `state` on to systemd when it started us with `$NOTIFY_SOCKET` (`Type=notify`);
+/// a failure is logged, never fatal.
+fn tell_systemd(state: &str) {
+    if let Err(e) = retracker::sdnotify::notify(state) {
+        let first = state.lines().next().unwrap_or_default();
+        tracing::warn!("cannot notify the service manager of {first}: {e}");
     }
 }
 

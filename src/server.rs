@@ -127,6 +127,37 @@ pub async fn run_with_reload(
     shutdown: impl Future<Output = ()>,
     reloads: watch::Receiver<Arc<Config>>,
 ) -> Result<(), ServerError> {
+    run_with_hooks(config, listeners, shutdown, reloads, Hooks::default()).await
+}
+
+/// What the caller is told while the server runs; the binary passes these on to systemd
+/// ([`crate::sdnotify`]).
+#[derive(Default)]
+pub struct Hooks {
+    /// Called once, when the database is restored and every listener is being served: from
+    /// then on requests are answered.
+    pub ready: Option<Box<dyn FnOnce() + Send>>,
+    /// Called after each configuration received on `reloads` has been applied.
+    pub reloaded: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("ready", &self.ready.is_some())
+            .field("reloaded", &self.reloaded.is_some())
+            .finish()
+    }
+}
+
+/// [`run_with_reload`], calling `hooks` when the server is ready and after each reload.
+pub async fn run_with_hooks(
+    config: Config,
+    listeners: impl Into<Listeners>,
+    shutdown: impl Future<Output = ()>,
+    reloads: watch::Receiver<Arc<Config>>,
+    hooks: Hooks,
+) -> Result<(), ServerError> {
     let listeners = listeners.into();
     let certs = if listeners.https.is_empty() {
         None
@@ -198,6 +229,7 @@ pub async fn run_with_reload(
         certs.clone(),
         stop_rx.clone(),
         live,
+        hooks.reloaded,
     ));
     let snapshots = tokio::spawn(crate::web::history::snapshot_loop(
         Arc::clone(&web),
@@ -271,6 +303,10 @@ pub async fn run_with_reload(
         accepting.push(tokio::spawn(task));
     }
 
+    // Every accept loop is spawned, the database restored: requests are answered from now on.
+    if let Some(ready) = hooks.ready {
+        ready();
+    }
     shutdown.await;
     tracing::info!("shutting down: no new connections, finishing requests in flight");
     let _ = stop_tx.send(true);
@@ -343,14 +379,15 @@ struct Live {
     db: Arc<Storage>,
 }
 
-/// Applies each reloaded configuration (see [`apply_reload`]) and re-reads the HTTPS
-/// certificate (see [`reload_certificate`]).
+/// Applies each reloaded configuration (see [`apply_reload`]), re-reads the HTTPS certificate
+/// (see [`reload_certificate`]), then calls `reloaded`.
 async fn reload_loop(
     mut current: Config,
     mut reloads: watch::Receiver<Arc<Config>>,
     certs: Option<Arc<CertStore>>,
     mut stop: watch::Receiver<bool>,
     live: Live,
+    reloaded: Option<Arc<dyn Fn() + Send + Sync>>,
 ) {
     loop {
         tokio::select! {
@@ -361,6 +398,9 @@ async fn reload_loop(
         apply_reload(&live, &current, &new).await;
         reload_certificate(certs.as_ref(), &new).await;
         current = new;
+        if let Some(reloaded) = &reloaded {
+            reloaded();
+        }
     }
 }
 

@@ -210,3 +210,90 @@ fn hash_password_prints_a_hash_the_config_accepts_and_the_login_verifies() {
     // An empty password is refused: it would switch the web UI off.
     assert_eq!(hash_password(b"\n").status.code(), Some(2));
 }
+
+/// Receives one `sd_notify` datagram, waiting at most 30 s.
+fn notification(socket: &std::os::unix::net::UnixDatagram) -> String {
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = socket.recv(&mut buf).expect("a notification within 30 s");
+    String::from_utf8(buf[..n].to_vec()).unwrap()
+}
+
+#[test]
+fn tells_systemd_when_ready_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let systemd = UnixDatagram::bind(&socket_path).unwrap();
+    let config = dir.path().join("retracker.ini");
+    let text = format!(
+        "[TRACKER]\nhost = 127.0.0.1\nport = 0\n[DB]\npath = {}\n[LOGGING]\nlog_file =\n",
+        dir.path().join("db.sqlite").display()
+    );
+    std::fs::write(&config, &text).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let signal = |name: &str| {
+        Command::new("kill")
+            .args([name, &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+
+    // READY=1 comes once the tracker answers; STATUS names the address.
+    let ready = notification(&systemd);
+    let addr = ready
+        .strip_prefix("READY=1\nSTATUS=tracker on ")
+        .unwrap_or_else(|| panic!("{ready:?}"));
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hash = *b"binary-test-notify-1";
+    let body = rt.block_on(common::get(
+        addr,
+        None,
+        &format!("/announce?{}", common::query(&hash, 1, 6001, 0, "")),
+        &[],
+    ));
+    assert!(body.dict().get("interval").is_some());
+
+    // A reload: RELOADING=1 with the monotonic clock, then READY=1 once applied.
+    std::fs::write(
+        &config,
+        text.replace("[TRACKER]\n", "[TRACKER]\nnumwant = 7\n"),
+    )
+    .unwrap();
+    signal("-HUP");
+    let reloading = notification(&systemd);
+    let usec = reloading
+        .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+        .unwrap_or_else(|| panic!("{reloading:?}"));
+    assert!(usec.parse::<u64>().unwrap() > 0, "{reloading:?}");
+    assert_eq!(notification(&systemd), "READY=1");
+
+    // A file that does not load is refused, and the tracker is ready again at once.
+    std::fs::write(&config, "[TRACKER]\nport = eighty\n").unwrap();
+    signal("-HUP");
+    assert!(notification(&systemd).starts_with("RELOADING=1\n"));
+    assert_eq!(notification(&systemd), "READY=1");
+
+    signal("-TERM");
+    assert_eq!(notification(&systemd), "STOPPING=1");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}

@@ -68,6 +68,53 @@ fn example_config_loads_to_the_defaults_without_warnings() {
 }
 
 #[test]
+fn packaged_config_is_generated_from_the_registry() {
+    let path = crate_path("packaging/config.ini");
+    let generated = packaged_ini();
+    if std::env::var("RETRACKER_BLESS").as_deref() == Ok("1") {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == generated,
+        "packaging/config.ini differs from the registry; run RETRACKER_BLESS=1 cargo test --test config"
+    );
+}
+
+#[test]
+fn packaged_config_loads_with_the_packaged_paths_and_otherwise_the_defaults() {
+    let text = std::fs::read_to_string(crate_path("packaging/config.ini")).unwrap();
+    let loaded = load_str(&text, "/etc/retracker/config.ini").unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let c = &loaded.config;
+    assert_eq!(c.db.kind, DbKind::Sqlite);
+    assert_eq!(
+        c.db.path,
+        PathBuf::from("/var/lib/retracker/retracker.sqlite")
+    );
+    assert_eq!(
+        c.logging.log_file,
+        Some(PathBuf::from("/var/log/retracker/retracker.log"))
+    );
+    // The journal gets the same lines through standard error.
+    assert!(c.logging.console_output);
+    // The web UI stays off until the admin sets a password.
+    assert_eq!(c.stats.access_password, "");
+    let mut expected = Config::default();
+    expected.db.path = c.db.path.clone();
+    expected.logging.log_file = c.logging.log_file.clone();
+    assert_eq!(*c, expected, "only the paths differ from the defaults");
+    // Every key is written out, and each changed one names its built-in default.
+    for key in KEYS {
+        assert!(text.contains(&format!("\n{} =", key.name)), "{}", key.name);
+    }
+    assert!(text.contains(
+        "; Built-in default: data/retracker.sqlite.\npath = /var/lib/retracker/retracker.sqlite\n"
+    ));
+    assert!(text.contains("systemctl reload retracker"));
+}
+
+#[test]
 fn defaults_are_the_documented_ones() {
     let c = Config::default();
     assert_eq!(c.flask.secret_key, "");

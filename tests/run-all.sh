@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of retracker, as README says and CI does: installs what the tests need
-# (Debian packages for the real-client test, rustfmt and clippy), then checks formatting and
-# lints, then runs `cargo test`.
+# (Debian packages for the real-client, browser and package tests, rustfmt and clippy), then
+# checks formatting and lints, runs `cargo test`, then builds the Debian package and tests it
+# in a fresh Debian root (packaging/test-install; RETRACKER_SKIP_INSTALL_TEST=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,11 @@ missing=()
 command -v aria2c >/dev/null || missing+=(aria2)
 command -v transmission-cli >/dev/null || missing+=(transmission-cli)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The package test: a Debian root, lintian, systemd-analyze, and systemd-nspawn to boot it.
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v lintian >/dev/null || missing+=(lintian)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   # The image deletes downloaded .debs after each apt run, so wait for the lock and retry.
@@ -33,3 +39,12 @@ echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
+
+if [ "${RETRACKER_SKIP_INSTALL_TEST:-}" = 1 ]; then
+  echo "== packaging/test-install skipped (RETRACKER_SKIP_INSTALL_TEST=1)"
+else
+  echo "== packaging/test-install"
+  as_root env PATH="$PATH" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} \
+    ${CARGO_HOME:+CARGO_HOME="$CARGO_HOME"} ${RUSTUP_HOME:+RUSTUP_HOME="$RUSTUP_HOME"} \
+    packaging/test-install
+fi

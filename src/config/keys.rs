@@ -551,7 +551,24 @@ pub static RELOADABLE: &[(&str, &str)] = &[
     ("CACHE", "type"),
 ];
 
+/// The values the Debian package's `/etc/retracker/config.ini` gives instead of the defaults
+/// (see [`packaged_ini`](super::render::packaged_ini)): the database and the log file where the
+/// unit's `StateDirectory=` and `LogsDirectory=` put them. The console output the defaults
+/// already turn on goes to the journal.
+pub static PACKAGED: &[(&str, &str, &str)] = &[
+    ("LOGGING", "log_file", "/var/log/retracker/retracker.log"),
+    ("DB", "path", "/var/lib/retracker/retracker.sqlite"),
+];
+
 impl Key {
+    /// The value of this key in the Debian package's configuration file.
+    pub fn packaged_value(&self) -> &'static str {
+        PACKAGED
+            .iter()
+            .find(|(s, n, _)| self.is(s, n))
+            .map_or(self.default, |(_, _, v)| v)
+    }
+
     /// True when a reload (SIGHUP) applies a change of this key, see [`RELOADABLE`].
     pub fn reloadable(&self) -> bool {
         RELOADABLE.iter().any(|(s, n)| self.is(s, n))

@@ -6,7 +6,8 @@
 //! unknown sections and keys. Errors are [`ConfigError`]: they name the file (or environment
 //! variable), section, key, value and what is expected; the binary exits with status 2 on them.
 //! [`render`] prints the effective settings for `--check-config`; [`example_ini`] is the text of
-//! the committed `config/config.ini`.
+//! the committed `config/config.ini`, [`packaged_ini`] that of the Debian package
+//! (`packaging/config.ini`, installed as `/etc/retracker/config.ini`).
 //!
 //! Inside: `syntax` turns text into sections of pairs, `value` parses one value per form,
 //! `build` assembles and cross-checks the [`Config`], `suggest` finds "did you mean" names.
@@ -20,7 +21,7 @@ mod syntax;
 mod value;
 
 pub use load::{env_warnings, load_file, load_str, load_with_env, ConfigError, Loaded};
-pub use render::{changed_keys, example_ini, reload_changes, render};
+pub use render::{changed_keys, example_ini, packaged_ini, reload_changes, render};
 
 use crate::netlist::Networks;
 use std::net::IpAddr;

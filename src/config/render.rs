@@ -28,9 +28,35 @@ pub fn render(config: &Config) -> String {
 
 /// The example configuration: every key at its default, under its doc line and expected form.
 pub fn example_ini() -> String {
-    let mut out = String::from(
-        "; retracker configuration. Every key is listed with its default value.\n\
+    ini(
+        "; retracker configuration. Every key is listed with its default value.\n",
+        |key| key.default,
+    )
+}
+
+/// The configuration file of the Debian package (`/etc/retracker/config.ini`): the example
+/// with the values of [`PACKAGED`](super::keys::PACKAGED), each followed by the built-in
+/// default it replaces.
+pub fn packaged_ini() -> String {
+    ini(
+        "; retracker configuration of the Debian package: /etc/retracker/config.ini.\n\
          ;\n\
+         ; Check a change with `retracker --check-config`, then apply it with\n\
+         ; `systemctl reload retracker`; the log names the keys that need\n\
+         ; `systemctl restart retracker` instead. This file is readable by the group retracker\n\
+         ; only, as it may hold the web UI password: `retracker hash-password` prints the\n\
+         ; value for [STATS] access_password. Every key is listed with its value; where the\n\
+         ; package differs from the built-in default, the default is named.\n",
+        Key::packaged_value,
+    )
+}
+
+/// Every key under its doc line and expected form, with the value `value` gives it, after
+/// `header`; a value other than the default names the default.
+fn ini(header: &str, value: impl Fn(&Key) -> &'static str) -> String {
+    let mut out = String::from(header);
+    out.push_str(
+        ";\n\
          ; Sections and keys are matched in any case; unknown ones are reported and ignored.\n\
          ; A ; or # after white space starts a comment; to keep one in a value, put the value\n\
          ; in double quotes: secret_key = \"abc #1\".\n\
@@ -45,7 +71,16 @@ pub fn example_ini() -> String {
                 key.doc,
                 key.form.expected()
             ));
-            out.push_str(&line(key.name, key.default));
+            let value = value(key);
+            if value != key.default {
+                let default = if key.default.is_empty() {
+                    "(empty)"
+                } else {
+                    key.default
+                };
+                out.push_str(&format!("; Built-in default: {default}.\n"));
+            }
+            out.push_str(&line(key.name, value));
         }
     }
     out
