@@ -27,6 +27,7 @@ pub mod logging;
 pub mod netlist;
 pub mod policy;
 pub mod protocol;
+pub mod rng;
 pub mod sdnotify;
 pub mod server;
 pub mod stats;

@@ -9,15 +9,14 @@
 use crate::access::{AccessFileError, AccessList, AccessRules};
 use crate::blocklist::Blocklist;
 use crate::config::{AccessMode, Config, DbKind};
-use crate::http::{gzip, reply, routes, unix_now, ConnAddr, Settings, Tls, Tracker};
+use crate::http::{reply, routes, unix_now, Settings, Tracker};
 use crate::stats::Stats;
 use crate::storage::writer::{Writer, WriterStatus};
 use crate::storage::{Storage, StorageError};
 use crate::swarm::{MemoryStore, SwarmStore};
 use crate::tls::{CertStore, TlsError};
 use crate::web::Web;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use accept::{serve_all, Serving};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::sync::Arc;
@@ -25,8 +24,9 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tower_service::Service;
 use warp::Filter;
+
+mod accept;
 
 /// The sockets to serve, by what they serve.
 #[derive(Debug, Default)]
@@ -257,20 +257,32 @@ pub async fn run_with_hooks(
     let plain_filter = crate::web::https_redirect(redirect_to)
         .or(tracker_filter.clone())
         .unify();
+    let tracker_plain = Serving {
+        tracker: Some(Arc::clone(&tracker)),
+        tls: None,
+    };
+    let web_only = Serving {
+        tracker: None,
+        tls: None,
+    };
     serve_all(
         listeners.tracker,
         &plain_filter,
-        None,
+        &tracker_plain,
         &graceful,
         &stop_rx,
         &mut accepting,
     );
     if let Some(certs) = &certs {
         let acceptor = TlsAcceptor::from(crate::tls::server_config(Arc::clone(certs)));
+        let tracker_tls = Serving {
+            tracker: Some(Arc::clone(&tracker)),
+            tls: Some(acceptor),
+        };
         serve_all(
             listeners.https,
             &tracker_filter,
-            Some(acceptor),
+            &tracker_tls,
             &graceful,
             &stop_rx,
             &mut accepting,
@@ -282,7 +294,7 @@ pub async fn run_with_hooks(
     serve_all(
         listeners.web,
         &web_filter,
-        None,
+        &web_only,
         &graceful,
         &stop_rx,
         &mut accepting,
@@ -293,7 +305,7 @@ pub async fn run_with_hooks(
     serve_all(
         listeners.metrics,
         &metrics_filter,
-        None,
+        &web_only,
         &graceful,
         &stop_rx,
         &mut accepting,
@@ -539,119 +551,6 @@ async fn cleanup_loop(
             let _ =
                 tokio::task::spawn_blocking(move || storage.delete_expired(expire_before)).await;
         }
-    }
-}
-
-/// Starts an accept loop serving `filter` on each of `listeners`, over TLS with `tls`.
-fn serve_all<F>(
-    listeners: Vec<TcpListener>,
-    filter: &F,
-    tls: Option<TlsAcceptor>,
-    graceful: &Arc<GracefulShutdown>,
-    stop: &watch::Receiver<bool>,
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) where
-    F: warp::Filter<Extract = (http::Response<Vec<u8>>,), Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    // Every response of every listener goes through the one gzip wrapper.
-    let filter = gzip::wrap(filter.clone());
-    for l in listeners {
-        let task = accept_loop(
-            l,
-            filter.clone(),
-            tls.clone(),
-            Arc::clone(graceful),
-            stop.clone(),
-        );
-        tasks.push(tokio::spawn(task));
-    }
-}
-
-async fn accept_loop<F>(
-    listener: TcpListener,
-    filter: F,
-    tls: Option<TlsAcceptor>,
-    graceful: Arc<GracefulShutdown>,
-    mut stop: watch::Receiver<bool>,
-) where
-    F: warp::Filter<Extract = (http::Response<Vec<u8>>,), Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    static THROTTLE: crate::logging::Throttle = crate::logging::Throttle::new(60);
-                    if THROTTLE.ready() {
-                        tracing::warn!("accepting connections fails: {e} (logged at most once a minute)");
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = warp::service(filter.clone());
-        let https = tls.is_some();
-        let svc =
-            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                let accepts_gzip = gzip::AcceptsGzip::from_headers(req.headers());
-                let extensions = req.extensions_mut();
-                extensions.insert(ConnAddr(remote));
-                extensions.insert(accepts_gzip);
-                if https {
-                    extensions.insert(Tls);
-                }
-                let mut service = service.clone();
-                service.call(req)
-            });
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT);
-        let Some(acceptor) = tls.clone() else {
-            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("connection from {remote}: {e}");
-                }
-            });
-            continue;
-        };
-        // The handshake runs in the connection's own task, so a slow client holds up nobody
-        // else; it has TLS_HANDSHAKE_TIMEOUT, and shutdown abandons it.
-        let watcher = graceful.watcher();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-            let stream = tokio::select! {
-                done = handshake => match done {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => {
-                        tracing::debug!("TLS handshake with {remote} failed: {e}");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!("TLS handshake with {remote}: no handshake within {TLS_HANDSHAKE_TIMEOUT:?}");
-                        return;
-                    }
-                },
-                _ = stop.changed() => return,
-            };
-            let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), svc));
-            if let Err(e) = conn.await {
-                tracing::debug!("TLS connection from {remote}: {e}");
-            }
-        });
     }
 }
 

@@ -276,7 +276,7 @@ impl Context {
         // The warning (reported ip not used, numwant capped) has no place in a BEP 15 answer.
         let Answer {
             outcome, interval, ..
-        } = process(&self.tracker, req, &resolved)?;
+        } = process(&self.tracker, &settings, req, &resolved)?;
         encode_announce(
             &AnnounceResponse {
                 transaction_id: a.transaction_id,

@@ -42,9 +42,10 @@ pub struct Answer {
 
 /// The transport-neutral part of an announce: the client address is already resolved; checks
 /// the access list and the blocklist, caps numwant, updates the swarm, picks peers and the
-/// interval to send.
+/// interval to send, with the settings the request loaded once.
 pub fn process(
     t: &Tracker,
+    s: &Settings,
     req: &AnnounceRequest,
     resolved: &Resolved,
 ) -> Result<Answer, RequestError> {
@@ -52,7 +53,6 @@ pub fn process(
     t.blocklist
         .check(&req.info_hash, &[resolved.client, resolved.peer])?;
 
-    let s = t.settings();
     let wanted = req.numwant.unwrap_or(s.numwant);
     let numwant = wanted.min(s.max_numwant);
     let announce = Announce {
@@ -80,7 +80,7 @@ pub fn process(
     Ok(Answer {
         outcome,
         warning,
-        interval: jittered(s.interval, s.interval_jitter, &mut rand::rng()),
+        interval: jittered(s.interval, s.interval_jitter, &mut crate::rng::Fast),
         min_interval: s.min_interval,
     })
 }
@@ -108,7 +108,7 @@ fn announce(
         warning,
         interval,
         min_interval,
-    } = process(t, &req, &resolved)?;
+    } = process(t, s, &req, &resolved)?;
     let mut body = Vec::with_capacity(128 + outcome.peers.len() * if req.compact { 6 } else { 64 });
     encode_announce(
         &AnnounceResponse {

@@ -177,24 +177,50 @@ fn dispatch(
     conn: Option<ConnAddr>,
     headers: &HeaderMap,
 ) -> Response<Vec<u8>> {
-    let last = path.rsplit('/').next().unwrap_or("");
-    let route = match last {
-        "announce" | "announce.php" => announce::handle,
-        "scrape" | "scrape.php" => scrape::handle,
-        _ => return reply::text(StatusCode::NOT_FOUND, format!("not found: {path}\n")),
+    let Some(ConnAddr(socket)) = conn else {
+        return reply::failure("internal error: connection address unknown", None);
     };
+    serve(tracker, method, path, query, socket.ip(), headers)
+        .unwrap_or_else(|| reply::text(StatusCode::NOT_FOUND, format!("not found: {path}\n")))
+}
+
+/// Whether `path` is a tracker route: its last segment is `announce` or `scrape` (or their
+/// `.php` forms).
+pub fn is_tracker_path(path: &str) -> bool {
+    route_of(path).is_some()
+}
+
+type Route = fn(&Tracker, IpAddr, &HeaderMap, &[u8]) -> Response<Vec<u8>>;
+
+fn route_of(path: &str) -> Option<Route> {
+    match path.rsplit('/').next().unwrap_or("") {
+        "announce" | "announce.php" => Some(announce::handle),
+        "scrape" | "scrape.php" => Some(scrape::handle),
+        _ => None,
+    }
+}
+
+/// Answers a tracker request straight from the parts hyper parsed, without a warp filter
+/// chain, header copies or a query `String`: the accept loop calls this first for every
+/// request on a tracker listener. `None` when `path` is not a tracker route.
+pub fn serve(
+    tracker: &Tracker,
+    method: &Method,
+    path: &str,
+    query: &[u8],
+    socket: IpAddr,
+    headers: &HeaderMap,
+) -> Option<Response<Vec<u8>>> {
+    let route = route_of(path)?;
     if method != Method::GET && method != Method::HEAD {
         let mut resp = reply::text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n".into());
         resp.headers_mut().insert(
             http::header::ALLOW,
             http::HeaderValue::from_static("GET, HEAD"),
         );
-        return resp;
+        return Some(resp);
     }
-    let Some(ConnAddr(socket)) = conn else {
-        return reply::failure("internal error: connection address unknown", None);
-    };
-    route(tracker, socket.ip(), headers, query)
+    Some(route(tracker, socket, headers, query))
 }
 
 /// The bencoded answer to a tracker request (the body, or its `failure reason`), counted in the

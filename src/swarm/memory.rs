@@ -247,7 +247,7 @@ impl SwarmStore for MemoryStore {
 
         counts_of(swarm, out);
         if a.numwant > 0 {
-            let mut rng = rand::rng();
+            let mut rng = crate::rng::Fast;
             if seeder {
                 // A seeder gets no seeders: only leechers, and it is not among them.
                 let leechers = &swarm.leechers;

@@ -5,8 +5,18 @@
 
 use rand::Rng;
 
+/// Swarms up to this many peers mark their chosen indices in a bitset on the stack.
+const BITSET_BITS: usize = 4096;
+/// Above [`BITSET_BITS`], up to this many picks are remembered in an array on the stack.
+const SCAN_PICKS: usize = 256;
+
 /// Picks up to `want` distinct indices from `0..len`, skipping `exclude`, uniformly at random,
 /// and calls `take` for each.
+///
+/// Floyd's algorithm (Bentley and Floyd, "A sample of brilliance", CACM 1987): `want` draws, no
+/// allocation and no shuffle of the swarm; every `want`-subset is equally likely. This runs on
+/// every announce, so the general `rand::seq::index::sample` (which allocates and, for small
+/// swarms, shuffles a vector of all indices) is kept for the rare huge `want` only.
 pub(crate) fn sample<R: Rng>(
     rng: &mut R,
     len: usize,
@@ -28,8 +38,67 @@ pub(crate) fn sample<R: Rng>(
         (0..eligible).for_each(|i| take(shift(i)));
         return;
     }
-    for i in rand::seq::index::sample(rng, eligible, want) {
-        take(shift(i));
+    if eligible <= BITSET_BITS {
+        let mut chosen = [0u64; BITSET_BITS / 64];
+        let mut insert = |i: usize| {
+            let (word, bit) = (i / 64, 1u64 << (i % 64));
+            let fresh = chosen[word] & bit == 0;
+            chosen[word] |= bit;
+            fresh
+        };
+        if want * 2 <= eligible {
+            floyd(rng, eligible, want, &mut insert, |i| take(shift(i)));
+        } else {
+            // Most of the swarm goes out: draw the few left out instead (a uniform subset of
+            // those left out is a uniform subset of those sent).
+            floyd(rng, eligible, eligible - want, &mut insert, |_| {});
+            for i in (0..eligible).filter(|&i| chosen[i / 64] & (1u64 << (i % 64)) == 0) {
+                take(shift(i));
+            }
+        }
+    } else if want <= SCAN_PICKS {
+        let mut chosen = [0usize; SCAN_PICKS];
+        let mut n = 0;
+        floyd(
+            rng,
+            eligible,
+            want,
+            |i| {
+                let fresh = !chosen[..n].contains(&i);
+                if fresh {
+                    chosen[n] = i;
+                    n += 1;
+                }
+                fresh
+            },
+            |i| take(shift(i)),
+        );
+    } else {
+        for i in rand::seq::index::sample(rng, eligible, want) {
+            take(shift(i));
+        }
+    }
+}
+
+/// Floyd's loop over `0..n` for `k` picks; `insert` adds an index to the chosen set and says
+/// whether it was new, `take` receives each pick once.
+fn floyd<R: Rng>(
+    rng: &mut R,
+    n: usize,
+    k: usize,
+    mut insert: impl FnMut(usize) -> bool,
+    mut take: impl FnMut(usize),
+) {
+    for j in n - k..n {
+        let t = rng.random_range(0..=j);
+        // When `t` was taken, `j` is new: earlier rounds drew from below it.
+        let pick = if insert(t) {
+            t
+        } else {
+            insert(j);
+            j
+        };
+        take(pick);
     }
 }
 
@@ -73,6 +142,54 @@ mod tests {
         for (i, n) in seen.iter().enumerate() {
             if i != 3 {
                 assert!((300..600).contains(n), "peer {i} chosen {n} times");
+            }
+        }
+    }
+
+    #[test]
+    fn large_swarms_and_large_wants_stay_distinct_and_uniform() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        // Bitset path (len <= 4096), scan path (len above, want <= 256), rand's path (want > 256).
+        for (len, want) in [(4096, 50), (4097, 50), (100_000, 256), (100_000, 300)] {
+            let mut counts = vec![0u32; len];
+            let rounds = 400;
+            for _ in 0..rounds {
+                let mut got = Vec::new();
+                sample(&mut rng, len, Some(7), want, |i| got.push(i));
+                assert_eq!(got.len(), want);
+                let set: HashSet<_> = got.iter().copied().collect();
+                assert_eq!(set.len(), want, "duplicates at len {len}");
+                assert!(!set.contains(&7) && got.iter().all(|&i| i < len));
+                got.iter().for_each(|&i| counts[i] += 1);
+            }
+            // Uniformity: the picks of the lower and upper half of the swarm balance out
+            // (Floyd's loop draws later picks from wider ranges; a slip there skews the halves).
+            let lower: u32 = counts[..len / 2].iter().sum();
+            let total = (rounds * want) as f64;
+            let share = f64::from(lower) / total;
+            assert!(
+                (0.47..0.53).contains(&share),
+                "len {len}: lower half got {share}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_subset_of_a_small_swarm_is_equally_likely() {
+        // 5 eligible, want 2 (drawn) or 3 (the 2 left out drawn): 10 subsets either way, each
+        // about 1/10 of 20,000 draws.
+        let mut rng = SmallRng::seed_from_u64(11);
+        for want in [2, 3] {
+            let mut seen = std::collections::HashMap::new();
+            for _ in 0..20_000 {
+                let mut got = Vec::new();
+                sample(&mut rng, 6, Some(2), want, |i| got.push(i));
+                got.sort_unstable();
+                *seen.entry(got).or_insert(0u32) += 1;
+            }
+            assert_eq!(seen.len(), 10);
+            for (subset, n) in seen {
+                assert!((1700..2300).contains(&n), "{subset:?} drawn {n} times");
             }
         }
     }

@@ -1,0 +1,175 @@
+//! Accept loops: one task per listener, one task per connection (hyper HTTP/1.1, after a TLS
+//! handshake on HTTPS listeners).
+//!
+//! On a listener that serves the tracker, a request whose path is a tracker route
+//! (`.../announce`, `.../scrape`) is answered by [`crate::http::serve`] directly from the parts
+//! hyper parsed. Only the other requests (web UI, `/metrics`, unknown paths) go through the
+//! listener's warp filter: its filter chain clones the header map, allocates the query and tries
+//! every UI route first, which cost a quarter of the tracker's throughput. Both kinds of answers
+//! pass through the one gzip rule ([`gzip::compress`]).
+
+use super::{HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
+use crate::http::{gzip, ConnAddr, Tls, Tracker};
+use bytes::Bytes;
+use http_body_util::{Either, Full};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower_service::Service;
+
+/// What one kind of listener serves.
+#[derive(Clone)]
+pub(super) struct Serving {
+    /// Tracker routes answered before the filter; `None` on web-only and metrics-only listeners.
+    pub tracker: Option<Arc<Tracker>>,
+    /// TLS for HTTPS listeners.
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Starts an accept loop on each of `listeners`, serving `what` and then `filter`.
+pub(super) fn serve_all<F>(
+    listeners: Vec<TcpListener>,
+    filter: &F,
+    what: &Serving,
+    graceful: &Arc<GracefulShutdown>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) where
+    F: warp::Filter<Extract = (http::Response<Vec<u8>>,), Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    // Every response of every listener goes through the one gzip wrapper.
+    let filter = gzip::wrap(filter.clone());
+    for l in listeners {
+        let task = accept_loop(
+            l,
+            filter.clone(),
+            what.clone(),
+            Arc::clone(graceful),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(task));
+    }
+}
+
+/// Where a request goes: answered already (a tracker route), or on to the warp filter.
+enum Route<F> {
+    Tracker(http::Response<Vec<u8>>),
+    Filter(F),
+}
+
+async fn accept_loop<F>(
+    listener: TcpListener,
+    filter: F,
+    what: Serving,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: watch::Receiver<bool>,
+) where
+    F: warp::Filter<Extract = (http::Response<Vec<u8>>,), Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    static THROTTLE: crate::logging::Throttle = crate::logging::Throttle::new(60);
+                    if THROTTLE.ready() {
+                        tracing::warn!("accepting connections fails: {e} (logged at most once a minute)");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = warp::service(filter.clone());
+        let https = what.tls.is_some();
+        let tracker = what.tracker.clone();
+        let svc =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                let accepts_gzip = gzip::AcceptsGzip::from_headers(req.headers());
+                let answered = tracker.as_deref().and_then(|t| {
+                    crate::http::serve(
+                        t,
+                        req.method(),
+                        req.uri().path(),
+                        req.uri().query().unwrap_or("").as_bytes(),
+                        remote.ip(),
+                        req.headers(),
+                    )
+                });
+                let route = match answered {
+                    Some(resp) => Route::Tracker(gzip::compress(accepts_gzip.0, resp)),
+                    None => {
+                        let extensions = req.extensions_mut();
+                        extensions.insert(ConnAddr(remote));
+                        extensions.insert(accepts_gzip);
+                        if https {
+                            extensions.insert(Tls);
+                        }
+                        Route::Filter(service.clone().call(req))
+                    }
+                };
+                async move {
+                    match route {
+                        Route::Tracker(resp) => Ok::<_, Infallible>(
+                            resp.map(|b| Either::Left(Full::new(Bytes::from(b)))),
+                        ),
+                        Route::Filter(future) => Ok(future.await?.map(Either::Right)),
+                    }
+                }
+            });
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        let Some(acceptor) = what.tls.clone() else {
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!("connection from {remote}: {e}");
+                }
+            });
+            continue;
+        };
+        // The handshake runs in the connection's own task, so a slow client holds up nobody
+        // else; it has TLS_HANDSHAKE_TIMEOUT, and shutdown abandons it.
+        let watcher = graceful.watcher();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+            let stream = tokio::select! {
+                done = handshake => match done {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!("TLS handshake with {remote} failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake with {remote}: no handshake within {TLS_HANDSHAKE_TIMEOUT:?}");
+                        return;
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), svc));
+            if let Err(e) = conn.await {
+                tracing::debug!("TLS connection from {remote}: {e}");
+            }
+        });
+    }
+}
