@@ -221,6 +221,14 @@ metric() {
     awk -v name="$2" '$1 == name { print $2; found = 1 } END { if (!found) print "NA" }'
 }
 
+# failure_reasons PORT: retracker's non-zero retracker_failures_total{reason=...}, or "none".
+failure_reasons() {
+  curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$1/metrics" |
+    awk '/^retracker_failures_total\{/ && $2 + 0 > 0 {
+           r = $1; sub(/.*reason="/, "", r); sub(/".*/, "", r); out = out " " r "=" $2 }
+         END { print (out == "" ? "none" : substr(out, 2)) }'
+}
+
 # start_backlog_sampler PORT FILE: appends retracker_persistence_backlog to FILE once a second.
 start_backlog_sampler() {
   local port=$1 file=$2
