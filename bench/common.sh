@@ -97,11 +97,11 @@ enter_netns() {
     export "$NETNS_MARKER=1"
     exec "${ns[@]}" -- "$BASH" "$script" "$@"
   fi
-  ip link set lo up || die "cannot bring lo up"
   local links
   links=$(ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort -u | tr '\n' ' ')
   [[ "$links" == "lo " ]] ||
     die "this network namespace has links other than lo ($links); refusing to run a load test"
+  ip link set lo up || die "cannot bring lo up"
   local addr
   for addr in $(ip -o addr show | awk '{ print $4 }'); do
     case $addr in

@@ -3,12 +3,13 @@
 //! connections to a loopback address, either open-loop at a fixed total rate or closed-loop
 //! with `--max` (the peak); keep-alive, or with `--close` one announce per connection.
 //!
-//! Open-loop: each connection has its own schedule of intended send times (rate/connections
-//! per second, staggered between connections). Latency is counted from the intended send time
-//! whenever the previous answer on that connection came after it (the server held the
-//! schedule up: coordinated omission corrected), and from the actual send otherwise, so that
-//! the generator's own timer lateness (tokio timers tick in milliseconds) is not charged to the
-//! server. Closed-loop (`--max`): every connection sends its next announce as soon as the
+//! Open-loop: a pacer thread makes the schedule, intended send times evenly spaced at the
+//! total rate, and hands them to the connections in turn (so each has rate/connections per
+//! second); it sleeps with the OS's fine timer, as tokio's timer ticks in milliseconds and would
+//! send in 1-ms bursts. Latency is counted from the intended send time whenever the previous
+//! answer on that connection came after it (the server held the schedule up: coordinated
+//! omission corrected), and from the actual send otherwise, so that the generator's own
+//! lateness is not charged to the server (it is printed). Closed-loop (`--max`): every connection sends its next announce as soon as the
 //! previous answer arrives; latency is from the send.
 //!
 //! The workload: `--torrents` random info hashes and `--peers` simulated peers, each with its
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// Command line.
 #[derive(Parser, Debug, Clone)]
@@ -279,13 +281,19 @@ struct Clock {
     end: Instant,
 }
 
-/// One keep-alive connection: its schedule, its announces and its counts.
-async fn connection(id: usize, args: Arc<Args>, work: Arc<Workload>, clock: Clock) -> Stats {
+/// One connection (kept alive unless `--close`): its announces and its counts. Open-loop, it
+/// sends when the pacer hands it an intended send time; closed-loop (`ticks` is `None`), as
+/// soon as the previous answer is in.
+async fn connection(
+    id: usize,
+    args: Arc<Args>,
+    work: Arc<Workload>,
+    clock: Clock,
+    mut ticks: Option<UnboundedReceiver<Instant>>,
+) -> Stats {
     let mut stats = Stats::default();
     let mut rng = SmallRng::seed_from_u64(args.seed ^ (id as u64 + 1).wrapping_mul(0x9e37_79b9));
-    let interval = Duration::from_secs_f64(args.connections as f64 / args.rate);
-    // Staggered so that the connections do not all send at the same instant.
-    let mut intended = clock.start + interval.mul_f64(id as f64 / args.connections as f64);
+    let paced = ticks.is_some();
     let mut prev_done = clock.start;
     let mut stream: Option<TcpStream> = None;
     let (mut req, mut buf) = (Vec::with_capacity(512), Vec::with_capacity(8192));
@@ -295,16 +303,14 @@ async fn connection(id: usize, args: Arc<Args>, work: Arc<Workload>, clock: Cloc
         if Instant::now() >= clock.end + timeout {
             break;
         }
-        if args.max {
-            if Instant::now() >= clock.end {
-                break;
-            }
-        } else {
-            if intended >= clock.end {
-                break;
-            }
-            tokio::time::sleep_until(intended.into()).await;
-        }
+        let intended = match ticks.as_mut() {
+            Some(rx) => match rx.recv().await {
+                Some(t) => t,
+                None => break,
+            },
+            None if Instant::now() >= clock.end => break,
+            None => Instant::now(),
+        };
         let s = match stream.as_mut() {
             Some(s) => s,
             None => match connect(args.addr).await {
@@ -314,7 +320,6 @@ async fn connection(id: usize, args: Arc<Args>, work: Arc<Workload>, clock: Cloc
                         stats.io += 1;
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
-                    intended += interval;
                     continue;
                 }
             },
@@ -327,14 +332,14 @@ async fn connection(id: usize, args: Arc<Args>, work: Arc<Workload>, clock: Cloc
         };
         let done = Instant::now();
         // From the intended time when the previous answer held this send up, else from the send.
-        let origin = if !args.max && prev_done > intended {
+        let origin = if paced && prev_done > intended {
             intended
         } else {
             sent
         };
-        if !args.max && prev_done <= intended {
+        if paced && prev_done <= intended {
             let lag = sent.saturating_duration_since(intended).as_micros() as u64;
-            if lag > 1_000 {
+            if lag > LATE_US {
                 stats.late_sends += 1;
             }
             stats.max_send_lag_us = stats.max_send_lag_us.max(lag);
@@ -358,9 +363,34 @@ async fn connection(id: usize, args: Arc<Args>, work: Arc<Workload>, clock: Cloc
             }
         }
         prev_done = done;
-        intended += interval;
     }
     stats
+}
+
+/// A send this much later than intended, on an idle connection, counts as generator lag.
+const LATE_US: u64 = 200;
+
+/// The open-loop schedule, on a thread of its own: intended send times evenly spaced at
+/// `rate` per second, handed to the connections in turn. It sleeps with the OS's fine timer
+/// (tokio's ticks in milliseconds, which would send in 1-ms bursts) and hands out every time
+/// due within the next 50 µs at once, to wake up at most 20,000 times a second.
+fn pace(senders: Vec<UnboundedSender<Instant>>, rate: f64, clock: Clock) {
+    let ahead = Duration::from_micros(50);
+    let mut k: u64 = 0;
+    loop {
+        let next = clock.start + Duration::from_secs_f64(k as f64 / rate);
+        if next >= clock.end {
+            break;
+        }
+        let now = Instant::now();
+        if next > now + ahead {
+            std::thread::sleep(next - now);
+            continue;
+        }
+        // A connection task that has ended (it gave up) no longer listens: nothing to do.
+        let _ = senders[(k % senders.len() as u64) as usize].send(next);
+        k += 1;
+    }
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {
@@ -425,12 +455,25 @@ fn main() -> std::process::ExitCode {
             measure_from: start + Duration::from_secs_f64(args.warmup),
             end: start + Duration::from_secs_f64(args.duration),
         };
+        let mut senders = Vec::new();
         let tasks: Vec<_> = (0..args.connections)
-            .map(|id| tokio::spawn(connection(id, args.clone(), work.clone(), clock)))
+            .map(|id| {
+                let ticks = (!args.max).then(|| {
+                    let (tx, rx) = unbounded_channel();
+                    senders.push(tx);
+                    rx
+                });
+                tokio::spawn(connection(id, args.clone(), work.clone(), clock, ticks))
+            })
             .collect();
+        let rate = args.rate;
+        let pacer = (!args.max).then(|| std::thread::spawn(move || pace(senders, rate, clock)));
         let mut all = Stats::default();
         for t in tasks {
             all.merge(t.await.expect("connection task"));
+        }
+        if let Some(p) = pacer {
+            p.join().expect("pacer thread");
         }
         all
     });
@@ -460,7 +503,8 @@ fn main() -> std::process::ExitCode {
     );
     if !args.max {
         println!(
-            "generator lag: {} idle sends more than 1 ms late, worst {} us (not charged to the server)",
+            "generator lag: {} idle sends more than {LATE_US} us late, worst {} us (not charged to \
+             the server)",
             stats.late_sends, stats.max_send_lag_us
         );
     }
