@@ -24,7 +24,8 @@ pub struct WriterStatus {
     pub rows: AtomicU64,
     /// Batches that failed.
     pub failures: AtomicU64,
-    /// Rows of a failed batch held for the next attempt (part of the backlog while writes fail).
+    /// Rows drained from the store but not yet committed: the batch being written, or a failed
+    /// one held for the next attempt (part of the backlog, so a backlog of 0 means written).
     pub held_rows: AtomicU64,
     /// The error of the last failed batch while writes are failing; `None` when healthy.
     pub last_error: Mutex<Option<String>>,
@@ -79,6 +80,7 @@ impl Writer {
             return;
         }
         let rows = (changes.peers.len() + changes.torrents.len()) as u64;
+        self.status.held_rows.store(rows, Ordering::Relaxed);
         let joined = tokio::task::spawn_blocking(move || {
             let result = storage.write(&changes);
             (result, changes)
@@ -88,6 +90,7 @@ impl Writer {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::error!("storage writer thread failed: {e}");
+                self.status.held_rows.store(0, Ordering::Relaxed); // the batch is gone
                 return;
             }
         };
