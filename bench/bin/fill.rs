@@ -254,10 +254,7 @@ fn run(args: &Args) -> std::io::Result<bool> {
     while (t.answered as usize) < n {
         let now = Instant::now();
         if now > deadline {
-            eprintln!(
-                "fill: deadline reached with {} of {n} answered",
-                t.answered
-            );
+            eprintln!("fill: deadline reached with {} of {n} answered", t.answered);
             break;
         }
         // (Re)connect when there is no id or it gets old; until then nothing is sent.
