@@ -56,11 +56,11 @@ metric() { # metric NAME: its value from /metrics, empty when not answered
     curl -s --max-time 30 "$base/metrics" | awk -v m="$1" '$1 == m {print $2}'
 }
 
-write_config() { # write_config DIR
+write_config() { # write_config DIR LEVEL
     cat >"$1/config.ini" <<EOF
 [LOGGING]
 log_file =
-level = warn
+level = $2
 console_output = true
 [TRACKER]
 host = 127.0.0.1
@@ -102,23 +102,25 @@ stop() {
     pid=
 }
 
-wait_backlog_empty() { # polls /metrics until the write-behind backlog is 0 and no write finishes
-    local prev="" rows backlog
+wait_backlog_empty() { # polls /metrics until the write-behind backlog is 0; sets drained_ms
+    local t0 prev="" rows
+    t0=$(now_ns)
+    until [[ "$(metric retracker_persistence_backlog)" == 0 ]]; do sleep 0.1; done
+    drained_ms=$((($(now_ns) - t0) / 1000000))
+    # And no write finishes during one more flush interval (the backlog counts the batch being
+    # written, so this only guards against a reading taken between a drain and its write).
     while :; do
-        backlog=$(metric retracker_persistence_backlog)
         rows=$(metric retracker_persistence_rows_total)
-        if [[ "$backlog" == 0 && "$rows" == "$prev" ]]; then
-            return
-        fi
+        [[ "$rows" == "$prev" && "$(metric retracker_persistence_backlog)" == 0 ]] && return
         prev=$rows
-        sleep 1.2 # a little more than flush_interval_ms: one flush between two looks
+        sleep 1.1
     done
 }
 
-poll_backlog() { # prints backlog and RSS every second while fill runs
+poll_backlog() { # FILE: prints backlog and RSS every second while fill runs, keeps them in FILE
     while :; do
         printf '  backlog %s  rss %s MiB\n' "$(metric retracker_persistence_backlog)" \
-            $(($(rss_kib "$pid") / 1024))
+            $(($(rss_kib "$pid") / 1024)) | tee -a "$1"
         sleep 1
     done
 }
@@ -131,11 +133,11 @@ for round in $(seq 1 "$rounds"); do
         torrents=${c##*:}
         dir="$work/$round-$peers-$torrents"
         mkdir -p "$dir"
-        write_config "$dir"
+        write_config "$dir" warn
         echo "== round $round: $peers peers across $torrents torrents"
         start "$dir"
         before=$(rss_kib "$pid")
-        poll_backlog &
+        poll_backlog "$dir/backlog.log" &
         poller=$!
         t0=$(now_ns)
         "$fill" --addr "127.0.0.1:$port" --peers "$peers" --torrents "$torrents" \
@@ -145,26 +147,43 @@ for round in $(seq 1 "$rounds"); do
         wait "$poller" 2>/dev/null || true
         poller=
         wait_backlog_empty
+        drain_ms=$drained_ms
+        max_backlog=$(awk '{ if ($2 > m) m = $2 } END { print m + 0 }' "$dir/backlog.log")
         after=$(rss_kib "$pid")
         hwm=$(hwm_kib "$pid")
+        grep -E '^(RssAnon|RssFile|RssShmem)' "/proc/$pid/status" | tr -s ' \n' ' '
+        echo
         stop
         db_kib=$(du -k "$dir/retracker.sqlite" | cut -f1)
+        # info for the restart: its "restored ... in N ms" line times the restore alone.
+        write_config "$dir" info
+        : >"$dir/retracker.log"
         start "$dir"
         restore_ms=$ready_ms
+        restore_log_ms=$(grep -o 'restored .* in [0-9]* ms' "$dir/retracker.log" |
+            grep -o '[0-9]* ms$' | cut -d' ' -f1 || true)
+        grep -o 'restored .*' "$dir/retracker.log" || true
         wait_backlog_empty
         restored=$(rss_kib "$pid")
         stop
-        results+=("$(printf '%8s %8s %10s %10s %10s %10s %9s %9s %10s %10s %9s' \
+        results+=("$(printf '%8s %8s %8s %8s %8s %7s %7s %8s %8s %9s %8s %10s %8s %7s' \
             "$peers" "$torrents" "$((before / 1024))" "$((after / 1024))" "$((hwm / 1024))" \
             "$(((after - before) * 1024 / peers))" "$((after * 1024 / peers))" \
-            "$fill_ms" "$restore_ms" "$((restored / 1024))" "$((db_kib / 1024))")")
+            "$fill_ms" "$drain_ms" "$max_backlog" "$restore_ms" "$restore_log_ms" \
+            "$((restored / 1024))" "$((db_kib / 1024))")")
         rm -f "$dir"/retracker.sqlite*
     done
 done
 
 echo
-printf '%8s %8s %10s %10s %10s %10s %9s %9s %10s %10s %9s\n' peers torrents \
-    "rss0 MiB" "rss MiB" "peak MiB" "B/peer" "raw B/p" "fill ms" "restore ms" "rss' MiB" "db MiB"
+printf '%8s %8s %8s %8s %8s %7s %7s %8s %8s %9s %8s %10s %8s %7s\n' peers torrents \
+    "rss0 MiB" "rss MiB" "peak MiB" "B/peer" "raw B/p" "fill ms" "drain ms" "backlog" \
+    "start ms" "restore ms" "rss' MiB" "db MiB"
 printf '%s\n' "${results[@]}"
-echo "rss0: after start; rss: after the fill with the backlog written; B/peer: (rss - rss0) / peers;"
-echo "raw B/p: rss / peers; restore ms: start -> first answer on the same database; rss': after it"
+cat <<'EOF'
+rss0: after start; rss: after the fill with the backlog written; peak: VmHWM then;
+B/peer: (rss - rss0) / peers; raw B/p: rss / peers; fill ms: the fill example's run;
+drain ms: fill end -> backlog 0; backlog: the largest backlog seen during the fill (1 s samples);
+start ms: restart on the same database -> first answer; restore ms: the restore alone, as logged;
+rss': after the restart; db: the database file after the fill.
+EOF
