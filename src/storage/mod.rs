@@ -227,7 +227,11 @@ impl Storage {
             };
             let stored = counts_of
                 .query_row([&t.info_hash[..]], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
                 })
                 .optional()
                 .map_err(|e| self.sqlite(e))?;

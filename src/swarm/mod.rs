@@ -8,6 +8,8 @@
 //! Errors: [`SwarmError`], whose `Display` is the client's `failure reason`.
 
 mod memory;
+#[cfg(test)]
+mod model_tests;
 mod peers;
 mod pending;
 mod select;

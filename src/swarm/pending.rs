@@ -99,11 +99,9 @@ impl Pending {
             self.dirty.pop();
         }
         out.torrents.append(&mut self.orphans);
-        if self.removed.len() <= *budget {
-            // All of them go in this batch: one deletion per peer.
-            self.removed.sort_unstable();
-            self.removed.dedup();
-        }
+        // One deletion per peer in a batch (a peer may have left, come back and left again).
+        self.removed.sort_unstable();
+        self.removed.dedup();
         while *budget > 0 {
             let Some((h, id)) = self.removed.pop() else {
                 break;
