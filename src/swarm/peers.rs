@@ -234,9 +234,10 @@ impl<A: Addr> PeerList<A> {
         peer.set_flag(DIRTY, dirty);
         self.dirty += u32::from(dirty);
         if self.peers.len() == self.peers.capacity() {
-            // Grow by a quarter, not double: swarms are many and mostly small, so the slack of
-            // doubling would cost more than the peers themselves; still amortised O(1).
-            self.peers.reserve_exact((self.peers.len() / 4).max(2));
+            // Grow by a quarter, not double, and from one peer: swarms are many and mostly small
+            // (often a single peer), so the slack of doubling would cost more than the peers
+            // themselves; still amortised O(1).
+            self.peers.reserve_exact((self.peers.len() / 4).max(1));
         }
         let pos = self.peers.len();
         self.peers.push(peer);
