@@ -206,7 +206,7 @@ impl<A: Addr> PeerList<A> {
             .map(move |(i, p)| (p, i < seeders))
     }
 
-    /// Bytes allocated for the peers and the index (for tests of shrinking).
+    /// Peers the list has room for (tests of growth and shrinking).
     #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.peers.capacity()

@@ -27,7 +27,7 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    /// Records an announce on `swarm` at `now`, which counted `newly_completed` downloads.
+    /// Records an announce on `swarm` at `now`; `newly` when it counted a completed download.
     pub fn touch(&mut self, info_hash: &InfoHash, swarm: &mut Swarm, now: u32, newly: bool) {
         swarm.last_seen = now;
         swarm.completed_delta = swarm.completed_delta.saturating_add(u32::from(newly));
