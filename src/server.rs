@@ -349,20 +349,20 @@ async fn open_and_restore(
     let path = config.db.path.clone();
     let pool_size = config.db.pool_size;
     let expire_before = unix_now().saturating_sub(config.peer_expiry_secs());
-    let (storage, torrents) = tokio::task::spawn_blocking(move || {
+    let restore_to = Arc::clone(store);
+    let (storage, (torrents, peers), took) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
         let storage = Storage::open(&path, pool_size)?;
-        let torrents = storage.load(expire_before)?;
-        Ok::<_, StorageError>((storage, torrents))
+        let counts = storage.restore_into(expire_before, &*restore_to)?;
+        Ok::<_, StorageError>((storage, counts, started.elapsed()))
     })
     .await
     .expect("storage thread does not panic")?;
-    let peers: usize = torrents.iter().map(|t| t.peers.len()).sum();
     tracing::info!(
-        "restored {} torrents and {peers} live peers from {}",
-        torrents.len(),
-        storage.path().display()
+        "restored {torrents} torrents and {peers} live peers from {} in {} ms",
+        storage.path().display(),
+        took.as_millis()
     );
-    store.restore(torrents);
     Ok(storage)
 }
 

@@ -1,8 +1,8 @@
 //! Persistence of torrents and peers in SQLite (rusqlite, bundled; r2d2 pool; WAL).
 //!
 //! The request path never touches this module: the swarm store records changes, and
-//! [`writer::run`] writes them behind in one transaction per flush. At start [`Storage::load`]
-//! reads back the live peers. This is the only module that contains SQL.
+//! [`writer::run`] writes them behind in batches. At start [`Storage::restore_into`] streams the
+//! live peers back into the store. This is the only module that contains SQL.
 //!
 //! Errors: [`StorageError`]; each names the database file.
 
@@ -13,7 +13,7 @@ mod tests;
 pub mod writer;
 
 use crate::protocol::InfoHash;
-use crate::swarm::{Changes, PeerChange, PeerRecord, RestoredTorrent};
+use crate::swarm::{Changes, PeerChange, PeerRecord, RestoredTorrent, SwarmStore};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -171,19 +171,80 @@ impl Storage {
     /// Deletes peers last seen before `expire_before`, then reads the others back grouped by
     /// torrent, with each torrent's stored counts.
     pub fn load(&self, expire_before: u32) -> Result<Vec<RestoredTorrent>, StorageError> {
+        let mut out = Vec::new();
+        self.load_each(expire_before, |t| out.push(t))?;
+        Ok(out)
+    }
+
+    /// Restores the live peers into `store` (see [`Storage::load_each`]) a few torrents at a
+    /// time, so that no copy of every peer is ever held besides the store's own. Returns the
+    /// number of torrents and peers restored.
+    pub fn restore_into(
+        &self,
+        expire_before: u32,
+        store: &dyn SwarmStore,
+    ) -> Result<(u64, u64), StorageError> {
+        const BATCH: usize = 256;
+        let mut batch = Vec::with_capacity(BATCH);
+        let counts = self.load_each(expire_before, |t| {
+            batch.push(t);
+            if batch.len() == BATCH {
+                store.restore(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+        })?;
+        store.restore(batch);
+        Ok(counts)
+    }
+
+    /// Deletes peers last seen before `expire_before`, then calls `f` with each torrent that has
+    /// live peers, its peers and stored counts; returns the number of torrents and peers.
+    ///
+    /// Peers are read in primary-key order (grouped by torrent, no sort) and each torrent's
+    /// counts are looked up once per torrent rather than joined into every peer row.
+    pub fn load_each(
+        &self,
+        expire_before: u32,
+        mut f: impl FnMut(RestoredTorrent),
+    ) -> Result<(u64, u64), StorageError> {
         let conn = self.conn()?;
         conn.execute("DELETE FROM peers WHERE last_seen < ?1", [expire_before])
             .map_err(|e| self.sqlite(e))?;
+        let mut counts_of = conn
+            .prepare("SELECT completed, first_seen, last_seen FROM torrents WHERE info_hash = ?1")
+            .map_err(|e| self.sqlite(e))?;
         let mut stmt = conn
             .prepare(
-                "SELECT p.info_hash, p.peer_id, p.ip, p.port, p.key, p.seeder, p.seen_leeching,
-                        p.counted, p.last_seen, t.completed, t.first_seen, t.last_seen
-                 FROM peers p LEFT JOIN torrents t ON t.info_hash = p.info_hash
-                 ORDER BY p.info_hash",
+                "SELECT info_hash, peer_id, ip, port, key, seeder, seen_leeching, counted, last_seen
+                 FROM peers ORDER BY info_hash, peer_id",
             )
             .map_err(|e| self.sqlite(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
-        let mut out: Vec<RestoredTorrent> = Vec::new();
+        let (mut torrents, mut peers) = (0u64, 0u64);
+        let mut current: Option<RestoredTorrent> = None;
+        let mut finish = |t: Option<RestoredTorrent>| -> Result<(), StorageError> {
+            let Some(mut t) = t else {
+                return Ok(());
+            };
+            let stored = counts_of
+                .query_row([&t.info_hash[..]], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()
+                .map_err(|e| self.sqlite(e))?;
+            if let Some((completed, first_seen, last_seen)) = stored {
+                t.completed = completed as u64;
+                t.first_seen = first_seen as u32;
+                t.last_seen = last_seen as u32;
+            }
+            torrents += 1;
+            peers += t.peers.len() as u64;
+            f(t);
+            Ok(())
+        };
         while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
             let (Some(info_hash), Some(peer_id), Some(ip)) = (
                 blob20(row.get_ref(0).map_err(|e| self.sqlite(e))?.as_blob().ok()),
@@ -202,21 +263,24 @@ impl Storage {
                 counted: get_i64(7)?.unwrap_or(0) != 0,
                 last_seen: get_i64(8)?.unwrap_or(0) as u32,
             };
-            if out.last().is_none_or(|t| t.info_hash != info_hash) {
-                out.push(RestoredTorrent {
+            if current.as_ref().is_none_or(|t| t.info_hash != info_hash) {
+                finish(current.take())?;
+                current = Some(RestoredTorrent {
                     info_hash,
-                    completed: get_i64(9)?.unwrap_or(0) as u64,
-                    first_seen: get_i64(10)?.unwrap_or(0) as u32,
-                    last_seen: get_i64(11)?.unwrap_or(0) as u32,
+                    completed: 0,
+                    first_seen: 0,
+                    last_seen: 0,
                     peers: Vec::new(),
                 });
             }
-            out.last_mut()
-                .expect("pushed above")
+            current
+                .as_mut()
+                .expect("set above")
                 .peers
                 .push((peer_id, record));
         }
-        Ok(out)
+        finish(current)?;
+        Ok((torrents, peers))
     }
 
     /// Writes one batch of changes in a single transaction. Returns the stored counts that swarms

@@ -1,12 +1,14 @@
-//! The write-behind task: drains the swarm store's changes and writes them in one transaction,
-//! at least every `flush_interval_ms`, on a blocking thread so no announce waits for SQLite.
+//! The write-behind task: drains the swarm store's changes and writes them, one transaction per
+//! batch of at most [`BATCH_PEERS`] peers, at least every `flush_interval_ms` and batch after
+//! batch while a backlog lasts, on a blocking thread so no announce waits for SQLite.
 //!
 //! A failed batch is kept and merged with the next one (newest peer state wins, completed counts
 //! add up), so nothing is lost while the disk is full or read-only; the error is logged once
 //! when it starts and once when writes recover, never per batch.
 
 use super::Storage;
-use crate::swarm::{Changes, SwarmStore};
+use crate::protocol::{InfoHash, PeerId};
+use crate::swarm::{Changes, PeerChange, SwarmStore};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,11 +26,16 @@ pub struct WriterStatus {
     pub rows: AtomicU64,
     /// Batches that failed.
     pub failures: AtomicU64,
-    /// Rows of a failed batch held for the next attempt (part of the backlog while writes fail).
+    /// Rows drained from the store but not yet committed: the batch being written, or a failed
+    /// one held for the next attempt (part of the backlog, so a backlog of 0 means written).
     pub held_rows: AtomicU64,
     /// The error of the last failed batch while writes are failing; `None` when healthy.
     pub last_error: Mutex<Option<String>>,
 }
+
+/// Most peer changes written in one transaction. A backlog of any size is written batch after
+/// batch, so the writer's buffer stays small (about 1.5 MB at 96 bytes a change) and is reused.
+pub const BATCH_PEERS: usize = 16_384;
 
 /// Drains the store into the database.
 pub struct Writer {
@@ -36,6 +43,8 @@ pub struct Writer {
     storage: Option<Arc<Storage>>,
     status: Arc<WriterStatus>,
     retry: Option<Changes>,
+    /// The last batch's buffer, reused for the next one.
+    buffer: Changes,
 }
 
 impl Writer {
@@ -50,6 +59,7 @@ impl Writer {
             storage,
             status,
             retry: None,
+            buffer: Changes::default(),
         }
     }
 
@@ -59,27 +69,39 @@ impl Writer {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => self.flush().await,
+                // Batch after batch while a backlog lasts, looking for shutdown in between.
+                _ = tick.tick() => while self.write_batch().await && !*shutdown.borrow() {},
                 _ = shutdown.changed() => break,
             }
         }
         self.flush().await;
     }
 
-    /// Writes what changed since the last flush (and any batch that failed before).
+    /// Writes what changed since the last flush (and any batch that failed before), in batches
+    /// of at most [`BATCH_PEERS`] peers; stops early while writes fail.
     pub async fn flush(&mut self) {
-        let mut changes = self.store.drain_changes();
+        while self.write_batch().await {}
+    }
+
+    /// Writes one batch; returns true when more changes wait and writing works.
+    async fn write_batch(&mut self) -> bool {
+        let mut changes = std::mem::take(&mut self.buffer);
+        let more = self.store.drain_changes_into(&mut changes, BATCH_PEERS);
         if let Some(older) = self.retry.take() {
             changes = older.merged_with(changes);
         }
         let Some(storage) = self.storage.clone() else {
-            return;
+            self.reuse(changes);
+            return more;
         };
         if changes.is_empty() {
-            return;
+            self.reuse(changes);
+            return more;
         }
         let rows = (changes.peers.len() + changes.torrents.len()) as u64;
+        self.status.held_rows.store(rows, Ordering::Relaxed);
         let joined = tokio::task::spawn_blocking(move || {
+            in_key_order(&mut changes);
             let result = storage.write(&changes);
             (result, changes)
         })
@@ -88,7 +110,8 @@ impl Writer {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::error!("storage writer thread failed: {e}");
-                return;
+                self.status.held_rows.store(0, Ordering::Relaxed); // the batch is gone
+                return false;
             }
         };
         match result {
@@ -103,6 +126,8 @@ impl Writer {
                 if self.status.last_error.lock().take().is_some() {
                     tracing::warn!("storage writes recovered; the backlog has been written");
                 }
+                self.reuse(changes);
+                more
             }
             Err(e) => {
                 self.status.failures.fetch_add(1, Ordering::Relaxed);
@@ -115,7 +140,30 @@ impl Writer {
                 *last = Some(e.to_string());
                 self.status.held_rows.store(rows, Ordering::Relaxed);
                 self.retry = Some(changes);
+                false
             }
         }
+    }
+
+    /// Keeps a written batch's buffer for the next one, unless a merge made it large.
+    fn reuse(&mut self, mut changes: Changes) {
+        changes.peers.clear();
+        changes.torrents.clear();
+        if changes.peers.capacity() <= 2 * BATCH_PEERS {
+            self.buffer = changes;
+        }
+    }
+}
+
+/// Sorts a batch by primary key, so SQLite walks its B-trees in order instead of jumping.
+/// A batch holds at most one change per peer and per torrent, so the order among them is free.
+fn in_key_order(changes: &mut Changes) {
+    changes.peers.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    changes.torrents.sort_unstable_by_key(|t| t.info_hash);
+}
+
+fn key(c: &PeerChange) -> (&InfoHash, &PeerId) {
+    match c {
+        PeerChange::Upsert(h, id, _) | PeerChange::Delete(h, id) => (h, id),
     }
 }

@@ -1,87 +1,46 @@
 //! The in-memory swarm store: shards of swarms, each behind its own mutex.
 //!
 //! A request locks only the shard of its info hash, so announces for different torrents proceed
-//! in parallel (no global lock). Each shard also keeps the changes to persist, coalesced per peer
-//! and per torrent, so the write-behind backlog is bounded by the number of distinct peers that
-//! announced since the last flush, however fast they announce.
+//! in parallel (no global lock). Swarms are packed for memory (see `torrent` and `peers`), and
+//! the changes to persist are flags on the changed peers and swarms (see `pending`), so the
+//! write-behind backlog is bounded by the number of peers, however fast they announce, and costs
+//! next to nothing while it waits.
 
-use super::select::sample;
+use super::pending::Pending;
+use super::torrent::Swarm;
 use super::*;
-use crate::protocol::announce::{Event, ResponsePeer};
-use indexmap::IndexMap;
+use crate::protocol::announce::Event;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Number of shards; a power of two comfortably above the core count.
 const SHARDS: usize = 64;
 
-/// A peer in memory (seeder or leecher is given by the map it is in).
-#[derive(Clone, Debug)]
-struct Peer {
-    ip: IpAddr,
-    port: u16,
-    key: Option<u64>,
-    last_seen: u32,
-    seen_leeching: bool,
-    counted: bool,
-}
-
-impl Peer {
-    fn record(&self, seeder: bool) -> PeerRecord {
-        PeerRecord {
-            ip: self.ip,
-            port: self.port,
-            key: self.key,
-            last_seen: self.last_seen,
-            seeder,
-            seen_leeching: self.seen_leeching,
-            counted: self.counted,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Swarm {
-    seeders: IndexMap<PeerId, Peer>,
-    leechers: IndexMap<PeerId, Peer>,
-    completed: u64,
-    /// False until the stored completed count has been added (see `TorrentChange`).
-    has_stored_count: bool,
-    /// Tells a re-created swarm from the one a pending stored-count lookup was made for.
-    generation: u32,
-}
-
 #[derive(Default)]
 struct Shard {
     swarms: HashMap<InfoHash, Swarm>,
-    pending_peers: HashMap<(InfoHash, PeerId), Option<PeerRecord>>,
-    pending_torrents: HashMap<InfoHash, TorrentChange>,
+    pending: Pending,
 }
 
 impl Shard {
-    fn touch_torrent(
-        &mut self,
-        info_hash: &InfoHash,
-        now: u32,
-        completed: u64,
-        swarm_gen: Option<u32>,
-    ) {
-        let change = self
-            .pending_torrents
-            .entry(*info_hash)
-            .or_insert(TorrentChange {
-                info_hash: *info_hash,
-                completed_delta: 0,
-                first_seen: now,
-                last_seen: now,
-                needs_stored_count: None,
-            });
-        change.completed_delta += completed;
-        change.last_seen = now;
-        if swarm_gen.is_some() {
-            change.needs_stored_count = swarm_gen;
+    /// Drops the swarms left without peers, keeping their pending counts, and gives back memory.
+    fn drop_empty(&mut self) -> u64 {
+        let Shard { swarms, pending } = self;
+        let before = swarms.len();
+        swarms.retain(|h, swarm| {
+            if swarm.is_empty() {
+                pending.dropped(h, swarm);
+                false
+            } else {
+                swarm.shrink();
+                true
+            }
+        });
+        if swarms.capacity() > 2 * swarms.len() + 64 {
+            swarms.shrink_to_fit();
         }
+        (before - swarms.len()) as u64
     }
 }
 
@@ -89,6 +48,8 @@ impl Shard {
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     next_generation: AtomicU32,
+    /// The shard the next drain starts with.
+    drain_from: AtomicUsize,
 }
 
 impl Default for MemoryStore {
@@ -103,6 +64,7 @@ impl MemoryStore {
         MemoryStore {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             next_generation: AtomicU32::new(1),
+            drain_from: AtomicUsize::new(0),
         }
     }
 
@@ -110,19 +72,27 @@ impl MemoryStore {
         // Hashes are SHA digests: any byte is as good as another to spread the load.
         &self.shards[usize::from(info_hash[0]) % SHARDS]
     }
+
+    fn new_swarm(&self, has_stored_count: bool) -> Swarm {
+        Swarm::new(
+            self.next_generation.fetch_add(1, Ordering::Relaxed),
+            has_stored_count,
+        )
+    }
 }
 
 fn counts_of(swarm: &Swarm, out: &mut AnnounceOutcome) {
-    out.complete = swarm.seeders.len() as u32;
-    out.incomplete = swarm.leechers.len() as u32;
+    out.complete = swarm.seeders();
+    out.incomplete = swarm.leechers();
     out.downloaded = swarm.completed;
 }
 
-fn response_peer(id: &PeerId, p: &Peer) -> ResponsePeer {
-    ResponsePeer {
-        ip: p.ip,
-        port: p.port,
-        peer_id: *id,
+fn scrape_entry(info_hash: &InfoHash, swarm: Option<&Swarm>) -> ScrapeEntry {
+    ScrapeEntry {
+        info_hash: *info_hash,
+        complete: swarm.map_or(0, Swarm::seeders),
+        incomplete: swarm.map_or(0, Swarm::leechers),
+        downloaded: swarm.map_or(0, |s| s.completed),
     }
 }
 
@@ -135,69 +105,57 @@ impl SwarmStore for MemoryStore {
     ) -> Result<(), SwarmError> {
         out.peers.clear();
         let mut guard = self.shard(&a.info_hash).lock();
-        let shard = &mut *guard;
+        let Shard { swarms, pending } = &mut *guard;
 
         if a.event == Event::Stopped {
             *out = AnnounceOutcome {
                 peers: std::mem::take(&mut out.peers),
                 ..Default::default()
             };
-            let Some(swarm) = shard.swarms.get_mut(&a.info_hash) else {
+            let Some(swarm) = swarms.get_mut(&a.info_hash) else {
                 // A peer we never saw stopping (Transmission does this before its first start):
                 // nothing to remove, and no swarm is created for it.
                 return Ok(());
             };
-            let found = match swarm.seeders.get(&a.peer_id) {
-                Some(p) => Some((p, true)),
-                None => swarm.leechers.get(&a.peer_id).map(|p| (p, false)),
-            };
             let mut newly_counted = false;
-            if let Some((peer, seeder)) = found {
-                check_identity(peer, a)?;
+            if let Some(slot) = swarm.find(&a.peer_id) {
+                let known = swarm.record(slot);
+                check_identity(&known, a)?;
                 // rtorrent and ctorrent stop right after finishing, with left=0 and no `completed`.
-                newly_counted = a.left == 0 && peer.seen_leeching && !peer.counted;
-                if seeder {
-                    swarm.seeders.swap_remove(&a.peer_id);
-                } else {
-                    swarm.leechers.swap_remove(&a.peer_id);
-                }
+                newly_counted = a.left == 0 && known.seen_leeching && !known.counted;
+                swarm.remove(slot);
                 swarm.completed += u64::from(newly_counted);
-                shard.pending_peers.insert((a.info_hash, a.peer_id), None);
+                pending.removed(&a.info_hash, &a.peer_id);
             }
             counts_of(swarm, out);
-            let needs_count = (!swarm.has_stored_count).then_some(swarm.generation);
-            shard.touch_torrent(&a.info_hash, now, u64::from(newly_counted), needs_count);
+            pending.touch(&a.info_hash, swarm, now, newly_counted);
             return Ok(());
         }
 
-        let swarm = shard.swarms.entry(a.info_hash).or_insert_with(|| {
-            let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-            Swarm {
-                seeders: IndexMap::new(),
-                leechers: IndexMap::new(),
-                completed: 0,
-                has_stored_count: false,
-                generation,
-            }
-        });
+        let swarm = match swarms.get_mut(&a.info_hash) {
+            Some(swarm) => swarm,
+            None => swarms
+                .entry(a.info_hash)
+                .or_insert_with(|| self.new_swarm(false)),
+        };
 
         let seeder = a.left == 0;
-        let previous = match swarm.seeders.get(&a.peer_id) {
-            Some(p) => Some((p, true)),
-            None => swarm.leechers.get(&a.peer_id).map(|p| (p, false)),
-        };
+        let previous = swarm.find(&a.peer_id);
         let mut peer = match previous {
-            Some((p, _)) => {
-                check_identity(p, a)?;
-                let mut p = p.clone();
-                p.key = p.key.or(a.key);
-                p
+            Some(slot) => {
+                let known = swarm.record(slot);
+                check_identity(&known, a)?;
+                PeerRecord {
+                    key: known.key.or(a.key),
+                    ..known
+                }
             }
-            None => Peer {
+            None => PeerRecord {
                 ip: a.ip,
                 port: a.port,
                 key: a.key,
                 last_seen: now,
+                seeder,
                 seen_leeching: false,
                 counted: false,
             },
@@ -205,6 +163,7 @@ impl SwarmStore for MemoryStore {
         peer.ip = a.ip;
         peer.port = a.port;
         peer.last_seen = now;
+        peer.seeder = seeder;
         // A download counts once per peer: on `completed`, or when a peer we saw leeching turns
         // up with nothing left (rtorrent, aria2 and ctorrent skip the event).
         let finished = a.event == Event::Completed || (seeder && peer.seen_leeching);
@@ -214,73 +173,19 @@ impl SwarmStore for MemoryStore {
             swarm.completed += 1;
         }
         peer.seen_leeching |= !seeder;
-        let record = peer.record(seeder);
-
-        // Keep the peer's slot when its role is unchanged; move it when it turns seeder.
-        match previous.map(|(_, was_seeder)| was_seeder) {
-            Some(was) if was == seeder => {
-                let map = if seeder {
-                    &mut swarm.seeders
-                } else {
-                    &mut swarm.leechers
-                };
-                map.insert(a.peer_id, peer);
-            }
-            Some(was) => {
-                let (from, to) = if was {
-                    (&mut swarm.seeders, &mut swarm.leechers)
-                } else {
-                    (&mut swarm.leechers, &mut swarm.seeders)
-                };
-                from.swap_remove(&a.peer_id);
-                to.insert(a.peer_id, peer);
-            }
-            None => {
-                let map = if seeder {
-                    &mut swarm.seeders
-                } else {
-                    &mut swarm.leechers
-                };
-                map.insert(a.peer_id, peer);
-            }
-        }
+        let me = swarm.put(previous, a.peer_id, &peer);
 
         counts_of(swarm, out);
         if a.numwant > 0 {
-            let mut rng = crate::rng::Fast;
-            if seeder {
-                // A seeder gets no seeders: only leechers, and it is not among them.
-                let leechers = &swarm.leechers;
-                sample(&mut rng, leechers.len(), None, a.numwant, |i| {
-                    let (id, p) = leechers.get_index(i).expect("index in range");
-                    out.peers.push(response_peer(id, p));
-                });
-            } else {
-                let (seeders, leechers) = (&swarm.seeders, &swarm.leechers);
-                let me = leechers.get_index_of(&a.peer_id).map(|i| i + seeders.len());
-                sample(
-                    &mut rng,
-                    seeders.len() + leechers.len(),
-                    me,
-                    a.numwant,
-                    |i| {
-                        let (id, p) = if i < seeders.len() {
-                            seeders.get_index(i)
-                        } else {
-                            leechers.get_index(i - seeders.len())
-                        }
-                        .expect("index in range");
-                        out.peers.push(response_peer(id, p));
-                    },
-                );
-            }
+            swarm.pick(
+                &mut crate::rng::Fast,
+                Some(me),
+                seeder,
+                a.numwant,
+                &mut out.peers,
+            );
         }
-
-        let needs_count = (!swarm.has_stored_count).then_some(swarm.generation);
-        shard
-            .pending_peers
-            .insert((a.info_hash, a.peer_id), Some(record));
-        shard.touch_torrent(&a.info_hash, now, u64::from(newly_counted), needs_count);
+        pending.touch(&a.info_hash, swarm, now, newly_counted);
         Ok(())
     }
 
@@ -288,21 +193,7 @@ impl SwarmStore for MemoryStore {
         out.clear();
         for h in hashes {
             let shard = self.shard(h).lock();
-            let entry = match shard.swarms.get(h) {
-                Some(s) => ScrapeEntry {
-                    info_hash: *h,
-                    complete: s.seeders.len() as u32,
-                    incomplete: s.leechers.len() as u32,
-                    downloaded: s.completed,
-                },
-                None => ScrapeEntry {
-                    info_hash: *h,
-                    complete: 0,
-                    incomplete: 0,
-                    downloaded: 0,
-                },
-            };
-            out.push(entry);
+            out.push(scrape_entry(h, shard.swarms.get(h)));
         }
     }
 
@@ -310,12 +201,7 @@ impl SwarmStore for MemoryStore {
         out.clear();
         for shard in self.shards.iter() {
             let shard = shard.lock();
-            out.extend(shard.swarms.iter().map(|(h, s)| ScrapeEntry {
-                info_hash: *h,
-                complete: s.seeders.len() as u32,
-                incomplete: s.leechers.len() as u32,
-                downloaded: s.completed,
-            }));
+            out.extend(shard.swarms.iter().map(|(h, s)| scrape_entry(h, Some(s))));
         }
     }
 
@@ -323,12 +209,7 @@ impl SwarmStore for MemoryStore {
         for shard in self.shards.iter() {
             let shard = shard.lock();
             for (h, swarm) in &shard.swarms {
-                for (id, p) in &swarm.seeders {
-                    f(h, id, &p.record(true));
-                }
-                for (id, p) in &swarm.leechers {
-                    f(h, id, &p.record(false));
-                }
+                swarm.for_each(|id, r| f(h, id, r));
             }
         }
     }
@@ -337,24 +218,17 @@ impl SwarmStore for MemoryStore {
         let mut removed = 0;
         for shard in self.shards.iter() {
             let mut guard = shard.lock();
-            let Shard {
-                swarms,
-                pending_peers,
-                ..
-            } = &mut *guard;
-            swarms.retain(|h, swarm| {
-                for (seeder, map) in [(true, &mut swarm.seeders), (false, &mut swarm.leechers)] {
-                    map.retain(|id, p| {
-                        let drop = pred(h, &p.record(seeder));
-                        if drop {
-                            pending_peers.insert((*h, *id), None);
-                            removed += 1;
-                        }
-                        !drop
-                    });
-                }
-                !(swarm.seeders.is_empty() && swarm.leechers.is_empty())
-            });
+            let Shard { swarms, pending } = &mut *guard;
+            for (h, swarm) in swarms.iter_mut() {
+                swarm.retain(
+                    |r| !pred(h, r),
+                    |id| {
+                        pending.removed(h, id);
+                        removed += 1;
+                    },
+                );
+            }
+            guard.drop_empty();
         }
         removed
     }
@@ -363,47 +237,41 @@ impl SwarmStore for MemoryStore {
         let mut report = CleanupReport::default();
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
-            shard.swarms.retain(|_, swarm| {
-                let before = swarm.seeders.len() + swarm.leechers.len();
-                swarm.seeders.retain(|_, p| p.last_seen >= expire_before);
-                swarm.leechers.retain(|_, p| p.last_seen >= expire_before);
-                let after = swarm.seeders.len() + swarm.leechers.len();
-                report.peers_removed += (before - after) as u64;
-                let keep = after > 0;
-                report.torrents_removed += u64::from(!keep);
-                keep
-            });
+            for swarm in shard.swarms.values_mut() {
+                // Expired peers are not written as deletions: storage drops its expired rows
+                // itself (`Storage::delete_expired`).
+                swarm.retain(
+                    |r| r.last_seen >= expire_before,
+                    |_| report.peers_removed += 1,
+                );
+            }
+            report.torrents_removed += shard.drop_empty();
         }
         report
     }
 
-    fn drain_changes(&self) -> Changes {
-        let mut changes = Changes::default();
-        for shard in self.shards.iter() {
-            let (peers, torrents) = {
-                let mut shard = shard.lock();
-                (
-                    std::mem::take(&mut shard.pending_peers),
-                    std::mem::take(&mut shard.pending_torrents),
-                )
-            };
-            changes
-                .peers
-                .extend(peers.into_iter().map(|((h, id), rec)| match rec {
-                    Some(rec) => PeerChange::Upsert(h, id, rec),
-                    None => PeerChange::Delete(h, id),
-                }));
-            changes.torrents.extend(torrents.into_values());
+    fn drain_changes_into(&self, out: &mut Changes, max_peers: usize) -> bool {
+        // Start where the last batch stopped, so that under load no shard waits behind others.
+        let start = self.drain_from.load(Ordering::Relaxed);
+        let mut budget = max_peers;
+        for k in 0..SHARDS {
+            let i = (start + k) % SHARDS;
+            let mut guard = self.shards[i].lock();
+            let Shard { swarms, pending } = &mut *guard;
+            if pending.drain(swarms, out, &mut budget) {
+                self.drain_from.store(i, Ordering::Relaxed);
+                return true;
+            }
         }
-        changes
+        false
     }
 
     fn apply_stored_completed(&self, info_hash: &InfoHash, generation: u32, stored: u64) {
         let mut shard = self.shard(info_hash).lock();
         if let Some(swarm) = shard.swarms.get_mut(info_hash) {
-            if swarm.generation == generation && !swarm.has_stored_count {
+            if swarm.generation == generation && !swarm.has_stored_count() {
                 swarm.completed += stored;
-                swarm.has_stored_count = true;
+                swarm.set_has_stored_count();
             }
         }
     }
@@ -411,29 +279,19 @@ impl SwarmStore for MemoryStore {
     fn restore(&self, torrents: Vec<RestoredTorrent>) {
         for t in torrents {
             let mut shard = self.shard(&t.info_hash).lock();
-            let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
-            let swarm = shard.swarms.entry(t.info_hash).or_insert_with(|| Swarm {
-                seeders: IndexMap::new(),
-                leechers: IndexMap::new(),
-                completed: 0,
-                has_stored_count: true,
-                generation,
-            });
-            swarm.completed = t.completed;
-            for (id, r) in t.peers {
-                let peer = Peer {
-                    ip: r.ip,
-                    port: r.port,
-                    key: r.key,
-                    last_seen: r.last_seen,
-                    seen_leeching: r.seen_leeching,
-                    counted: r.counted,
-                };
-                if r.seeder {
-                    swarm.seeders.insert(id, peer);
-                } else {
-                    swarm.leechers.insert(id, peer);
+            let swarm = match shard.swarms.get_mut(&t.info_hash) {
+                Some(swarm) => swarm,
+                None => {
+                    let swarm = self.new_swarm(true);
+                    shard.swarms.entry(t.info_hash).or_insert(swarm)
                 }
+            };
+            swarm.completed = t.completed;
+            swarm.last_seen = swarm.last_seen.max(t.last_seen);
+            let v4 = t.peers.iter().filter(|(_, r)| r.ip.is_ipv4()).count();
+            swarm.v4.reserve(v4);
+            for (id, r) in &t.peers {
+                swarm.restore(*id, r);
             }
         }
     }
@@ -444,17 +302,18 @@ impl SwarmStore for MemoryStore {
             let shard = shard.lock();
             c.torrents += shard.swarms.len() as u64;
             for s in shard.swarms.values() {
-                c.seeders += s.seeders.len() as u64;
-                c.leechers += s.leechers.len() as u64;
+                c.seeders += u64::from(s.seeders());
+                c.leechers += u64::from(s.leechers());
+                c.pending_changes += (s.dirty_peers() + usize::from(s.is_dirty())) as u64;
             }
-            c.pending_changes += (shard.pending_peers.len() + shard.pending_torrents.len()) as u64;
+            c.pending_changes += shard.pending.len() as u64;
         }
         c
     }
 }
 
 /// A known peer_id may announce from a new address only with the key it first gave.
-fn check_identity(known: &Peer, a: &Announce) -> Result<(), SwarmError> {
+fn check_identity(known: &PeerRecord, a: &Announce) -> Result<(), SwarmError> {
     if known.ip == a.ip || (known.key.is_some() && known.key == a.key) {
         Ok(())
     } else {

@@ -8,9 +8,14 @@
 //! Errors: [`SwarmError`], whose `Display` is the client's `failure reason`.
 
 mod memory;
+#[cfg(test)]
+mod model_tests;
+mod peers;
+mod pending;
 mod select;
 #[cfg(test)]
 mod tests;
+mod torrent;
 
 pub use memory::MemoryStore;
 
@@ -211,8 +216,18 @@ pub trait SwarmStore: Send + Sync + 'static {
     /// Drops peers last seen before `expire_before` and swarms left empty.
     fn cleanup(&self, expire_before: u32) -> CleanupReport;
 
-    /// Takes the changes recorded since the last call.
-    fn drain_changes(&self) -> Changes;
+    /// Takes every change recorded since the last drain.
+    fn drain_changes(&self) -> Changes {
+        let mut out = Changes::default();
+        while self.drain_changes_into(&mut out, usize::MAX) {}
+        out
+    }
+
+    /// Moves changes recorded since the last drain into `out` (appending): at most `max_peers`
+    /// peer changes, with the torrent changes of the swarms they belong to. Returns true when
+    /// changes are left for another call. The writer drains in batches like this so that a large
+    /// backlog never needs one large buffer; each batch holds at most one change per peer.
+    fn drain_changes_into(&self, out: &mut Changes, max_peers: usize) -> bool;
 
     /// Adds the stored completed count to a swarm created before it was known; ignored when the
     /// swarm has since been replaced (another `generation`) or already has it.

@@ -302,3 +302,150 @@ fn remove_peers_drops_matches_records_deletes_and_empty_swarms() {
     );
     assert_eq!(s.remove_peers(&mut |_, _| false), 0);
 }
+
+fn big(n: u16, left: u64, event: Event) -> Announce {
+    let mut peer_id = [0u8; 20];
+    peer_id[18..].copy_from_slice(&n.to_be_bytes());
+    Announce {
+        info_hash: H,
+        peer_id,
+        ip: IpAddr::from([10, 1, (n >> 8) as u8, n as u8]),
+        port: n,
+        left,
+        event,
+        key: None,
+        numwant: 300,
+    }
+}
+
+#[test]
+fn a_large_swarm_keeps_roles_and_identities_through_its_index() {
+    let s = MemoryStore::new();
+    for n in 1..=300 {
+        go(
+            &s,
+            &big(n, if n % 3 == 0 { 0 } else { 100 }, Event::Started),
+        );
+    }
+    assert_eq!(scrape(&s), (100, 200, 0));
+    // Every fourth stops; every fifth leecher finishes.
+    for n in (4..=300).step_by(4) {
+        go(&s, &big(n, 100, Event::Stopped));
+    }
+    for n in (5..=300).step_by(5).filter(|n| n % 3 != 0 && n % 4 != 0) {
+        go(&s, &big(n, 0, Event::Completed));
+    }
+    let live: Vec<u16> = (1..=300).filter(|n| n % 4 != 0).collect();
+    let seeder = |n: &u16| n % 3 == 0 || n % 5 == 0;
+    let seeders = live.iter().filter(|n| seeder(n)).count() as u32;
+    let finished = live.iter().filter(|&&n| n % 5 == 0 && n % 3 != 0).count() as u64;
+    assert_eq!(scrape(&s), (seeders, live.len() as u32 - seeders, finished));
+    // A leecher gets everyone else, a seeder exactly the leechers.
+    let out = go(&s, &big(1, 100, Event::None));
+    assert_eq!(out.peers.len(), live.len() - 1);
+    let out = go(&s, &big(3, 0, Event::None));
+    assert!(out
+        .peers
+        .iter()
+        .all(|p| !seeder(&u16::from_be_bytes([p.peer_id[18], p.peer_id[19]]))));
+    assert_eq!(out.peers.len(), live.len() - seeders as usize);
+    // Identities are still checked against the right peer after all the moves.
+    let mut moved = big(7, 100, Event::None);
+    moved.ip = IpAddr::from([10, 9, 9, 9]);
+    let mut o = AnnounceOutcome::default();
+    assert_eq!(
+        s.announce(&moved, 1000, &mut o),
+        Err(SwarmError::PeerIdTaken)
+    );
+    let mut seen = 0;
+    s.for_each_peer(&mut |_, id, r| {
+        let n = u16::from_be_bytes([id[18], id[19]]);
+        assert_eq!((r.port, r.seeder), (n, seeder(&n)));
+        seen += 1;
+    });
+    assert_eq!(seen, live.len());
+}
+
+#[test]
+fn a_peer_moves_between_address_families_with_its_key() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 100, Event::Started));
+    let mut v6 = ann(1, 100, Event::None);
+    v6.ip = "fd00::7".parse().unwrap();
+    let out = go(&s, &v6);
+    assert_eq!((out.complete, out.incomplete), (0, 1));
+    go(&s, &ann(2, 0, Event::Started));
+    let out = go(&s, &ann(2, 0, Event::None));
+    assert_eq!(out.peers.len(), 1);
+    assert_eq!(out.peers[0].ip, v6.ip, "handed out at its new address");
+    // And back, finishing on the way: counted once.
+    go(&s, &ann(1, 0, Event::Completed));
+    assert_eq!(scrape(&s), (2, 0, 1));
+    let mut ips = Vec::new();
+    s.for_each_peer(&mut |_, id, r| ips.push((id[0], r.ip)));
+    ips.sort();
+    assert_eq!(
+        ips,
+        vec![
+            (1, IpAddr::from([10, 0, 0, 1])),
+            (2, IpAddr::from([10, 0, 0, 2]))
+        ]
+    );
+}
+
+#[test]
+fn counts_of_a_swarm_dropped_before_the_drain_are_still_written() {
+    let s = MemoryStore::new();
+    // ctorrent: leeching, then stopped with nothing left: a download, and an empty swarm.
+    go(&s, &ann(1, 100, Event::Started));
+    go(&s, &ann(1, 0, Event::Stopped));
+    assert_eq!(s.cleanup(0).torrents_removed, 1);
+    let c = s.drain_changes();
+    assert_eq!(c.torrents.len(), 1);
+    assert_eq!(c.torrents[0].completed_delta, 1);
+    assert_eq!(c.peers, vec![PeerChange::Delete(H, id(1))]);
+    assert_eq!(s.counts().pending_changes, 0);
+}
+
+#[test]
+fn batched_drains_give_the_same_changes_as_one() {
+    let fill = |s: &MemoryStore| {
+        for n in 1..=20 {
+            go(s, &ann(n, u64::from(n % 2) * 100, Event::Started));
+        }
+        for n in (1..=20).step_by(3) {
+            go(s, &ann(n, 100, Event::Stopped));
+        }
+        go(s, &ann(1, 100, Event::Started)); // back after stopping
+    };
+    let (one, batched) = (MemoryStore::new(), MemoryStore::new());
+    fill(&one);
+    fill(&batched);
+    let mut all = one.drain_changes();
+    let mut parts = Changes::default();
+    let mut calls = 0;
+    loop {
+        let before = parts.peers.len();
+        let more = batched.drain_changes_into(&mut parts, 3);
+        assert!(parts.peers.len() - before <= 3);
+        calls += 1;
+        if !more {
+            break;
+        }
+    }
+    assert!(
+        calls >= 7,
+        "{calls} batches for 20 peer changes of at most 3"
+    );
+    let key = |c: &PeerChange| format!("{c:?}");
+    all.peers.sort_by_key(key);
+    parts.peers.sort_by_key(key);
+    assert_eq!(all.peers, parts.peers);
+    assert_eq!(
+        all.peers.len(),
+        20,
+        "one change per peer: 14 upserts, 6 deletes"
+    );
+    let delta = |c: &Changes| c.torrents.iter().map(|t| t.completed_delta).sum::<u64>();
+    assert_eq!(delta(&all), delta(&parts));
+}
