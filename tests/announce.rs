@@ -306,10 +306,6 @@ async fn invalid_requests_get_a_failure_reason_and_the_connection_survives() {
         ),
         (format!("info_hash={ih}&peer_id={pid}&left=0"), "port"),
         (
-            format!("info_hash={ih}&peer_id={pid}&port=0&left=0"),
-            "port",
-        ),
-        (
             format!("info_hash={ih}&peer_id={pid}&port=70000&left=0"),
             "port",
         ),

@@ -58,7 +58,8 @@ pub struct AnnounceRequest {
     pub info_hash: InfoHash,
     /// Peer.
     pub peer_id: PeerId,
-    /// Port the peer listens on (1..=65535).
+    /// Port the peer listens on; 0 when it accepts no connections (it gets peers but is not
+    /// handed out: see `crate::swarm::Announce::port`).
     pub port: u16,
     /// Bytes uploaded this session.
     pub uploaded: u64,
@@ -202,7 +203,7 @@ fn number(param: &'static str, raw: &[u8]) -> Result<u64, ProtocolError> {
 
 fn parse_port(raw: &[u8]) -> Result<u16, ProtocolError> {
     match parse_u64(&decoded("port", raw)?) {
-        Ok(p @ 1..=65535) => Ok(p as u16),
+        Ok(p @ 0..=65535) => Ok(p as u16),
         _ => Err(ProtocolError::InvalidPort),
     }
 }

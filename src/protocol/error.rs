@@ -38,8 +38,8 @@ pub enum ProtocolError {
         /// Decoded length.
         len: usize,
     },
-    /// `port` is not a decimal number from 1 to 65535.
-    #[error("port must be a number from 1 to 65535")]
+    /// `port` is not a decimal number from 0 to 65535.
+    #[error("port must be a number from 0 to 65535")]
     InvalidPort,
     /// `uploaded`, `downloaded` or `left` is not plain decimal digits.
     #[error("{0} must be a non-negative integer")]

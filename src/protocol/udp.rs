@@ -131,9 +131,6 @@ pub enum UdpErrorKind {
     /// An event other than 0 to 3.
     #[error("unknown event {0} (expected 0 none, 1 completed, 2 started or 3 stopped)")]
     UnknownEvent(u32),
-    /// Port 0.
-    #[error("port must be a number from 1 to 65535")]
-    InvalidPort,
     /// A scrape without any complete info hash.
     #[error("scrape request names no info_hash")]
     NoInfoHash,
@@ -241,10 +238,8 @@ fn parse_announce(p: &[u8]) -> Result<AnnounceRequest, UdpErrorKind> {
         3 => Event::Stopped,
         other => return Err(UdpErrorKind::UnknownEvent(other)),
     };
+    // 0 is a client that accepts no connections, as over HTTP.
     let port = u16::from_be_bytes(be(p, 96));
-    if port == 0 {
-        return Err(UdpErrorKind::InvalidPort);
-    }
     let ip = match u32_at(p, 84) {
         0 => None,
         raw => Some(Ipv4Addr::from(raw).to_string()),
