@@ -237,6 +237,26 @@ async fn seeders_get_no_seeders_and_stopped_removes() {
 }
 
 #[tokio::test]
+async fn port_zero_gets_peers_but_is_never_handed_out() {
+    // A client that accepts no connections (aquatic_http_load_test sends one in 65,536).
+    let t = Tracker::start(|_| {}).await;
+    t.announce(&query(&H, 1, 6001, 0, "")).await;
+    let d = t.announce(&query(&H, 2, 0, 7, "&event=started")).await;
+    assert!(d.str("failure reason").is_none(), "{:?}", d.0);
+    assert_eq!(
+        d.peers4().iter().map(|p| p.port()).collect::<Vec<_>>(),
+        vec![6001]
+    );
+    assert_eq!((d.int("complete"), d.int("incomplete")), (1, 0));
+    let d = t.announce(&query(&H, 3, 6003, 7, "")).await;
+    assert_eq!(
+        d.peers4().iter().map(|p| p.port()).collect::<Vec<_>>(),
+        vec![6001],
+        "port 0 is never handed out"
+    );
+}
+
+#[tokio::test]
 async fn downloads_are_counted_once_per_peer() {
     let t = Tracker::start(|_| {}).await;
     t.announce(&query(&H, 1, 6001, 9, "&event=started")).await;

@@ -132,6 +132,27 @@ impl SwarmStore for MemoryStore {
             return Ok(());
         }
 
+        if a.port == 0 {
+            // A client that accepts no connections gets peers and counts, but is neither stored
+            // nor handed out; if it listened before, it leaves the swarm.
+            let Some(swarm) = swarms.get_mut(&a.info_hash) else {
+                return Ok(());
+            };
+            if let Some(slot) = swarm.find(&a.peer_id) {
+                check_identity(&swarm.record(slot), a)?;
+                swarm.remove(slot);
+                pending.removed(&a.info_hash, &a.peer_id);
+            }
+            counts_of(swarm, out);
+            if a.numwant > 0 {
+                let seeder = a.left == 0;
+                let rng = &mut crate::rng::Fast;
+                swarm.pick(rng, None, seeder, a.numwant, &mut out.peers);
+            }
+            pending.touch(&a.info_hash, swarm, now, false);
+            return Ok(());
+        }
+
         let swarm = match swarms.get_mut(&a.info_hash) {
             Some(swarm) => swarm,
             None => swarms

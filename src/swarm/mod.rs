@@ -33,7 +33,8 @@ pub struct Announce {
     pub peer_id: PeerId,
     /// Address stored for the peer and given to others.
     pub ip: IpAddr,
-    /// Port the peer listens on.
+    /// Port the peer listens on; 0 when it accepts no connections: it is answered (peers and
+    /// counts) but neither stored nor handed out, and leaves the swarm if it was in it.
     pub port: u16,
     /// Bytes left; 0 makes the peer a seeder.
     pub left: u64,

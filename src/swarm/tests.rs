@@ -121,6 +121,37 @@ fn stopped_removes_and_unknown_stopped_creates_nothing() {
 }
 
 #[test]
+fn port_zero_gets_peers_but_is_never_stored_or_handed_out() {
+    let s = MemoryStore::new();
+    let silent = |n, left| Announce {
+        port: 0,
+        ..ann(n, left, Event::Started)
+    };
+    let mut out = AnnounceOutcome::default();
+    s.announce(&silent(1, 100), 1000, &mut out).unwrap();
+    assert_eq!(s.counts().torrents, 0, "no swarm is created for it");
+    go(&s, &ann(2, 0, Event::Started));
+    go(&s, &ann(3, 100, Event::Started));
+    // It gets the peers and the counts of the others...
+    let out = go(&s, &silent(1, 100));
+    assert_eq!((out.complete, out.incomplete), (1, 1));
+    let ids: HashSet<_> = out.peers.iter().map(|p| p.peer_id[0]).collect();
+    assert_eq!(ids, HashSet::from([2, 3]));
+    // ...and no one gets it.
+    assert_eq!(scrape(&s), (1, 1, 0));
+    let out = go(&s, &ann(3, 100, Event::None));
+    assert!(out.peers.iter().all(|p| p.peer_id != id(1) && p.port != 0));
+    // A peer that stops listening leaves the swarm, and its row is deleted.
+    s.drain_changes();
+    let out = go(&s, &silent(3, 100));
+    assert_eq!((out.complete, out.incomplete), (1, 0));
+    assert!(s
+        .drain_changes()
+        .peers
+        .contains(&PeerChange::Delete(H, id(3))));
+}
+
+#[test]
 fn address_change_needs_the_first_key() {
     let s = MemoryStore::new();
     let first = ann(1, 100, Event::Started);
