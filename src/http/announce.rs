@@ -17,9 +17,11 @@ use std::time::Instant;
 pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Response<Vec<u8>> {
     let started = Instant::now();
     let s = t.settings();
+    // info_hash first: clients send it first, so an announce is told from a cleanup request
+    // without scanning its whole query for the key.
     if !s.run_gc_key.is_empty()
-        && query_has_key(query, &s.run_gc_key)
         && !query_has_key(query, b"info_hash")
+        && query_has_key(query, &s.run_gc_key)
     {
         return cleanup(t, &s, socket, headers);
     }
