@@ -85,35 +85,45 @@ impl Writer {
 
     /// Writes one batch; returns true when more changes wait and writing works.
     async fn write_batch(&mut self) -> bool {
+        let (store, storage, status) = (
+            Arc::clone(&self.store),
+            self.storage.clone(),
+            Arc::clone(&self.status),
+        );
         let mut changes = std::mem::take(&mut self.buffer);
-        let more = self.store.drain_changes_into(&mut changes, BATCH_PEERS);
-        if let Some(older) = self.retry.take() {
-            changes = older.merged_with(changes);
-        }
-        let Some(storage) = self.storage.clone() else {
-            self.reuse(changes);
-            return more;
-        };
-        if changes.is_empty() {
-            self.reuse(changes);
-            return more;
-        }
-        let rows = (changes.peers.len() + changes.torrents.len()) as u64;
-        self.status.held_rows.store(rows, Ordering::Relaxed);
+        let retry = self.retry.take();
+        // The drain walks up to BATCH_PEERS peers: it runs on the blocking thread with the write,
+        // so that no async worker, and none of the connections it serves, waits for it (on an
+        // async worker it put milliseconds into the announce latency tail).
         let joined = tokio::task::spawn_blocking(move || {
+            let more = store.drain_changes_into(&mut changes, BATCH_PEERS);
+            if let Some(older) = retry {
+                changes = older.merged_with(changes);
+            }
+            let Some(storage) = storage.filter(|_| !changes.is_empty()) else {
+                return (None, changes, more);
+            };
+            let rows = (changes.peers.len() + changes.torrents.len()) as u64;
+            status.held_rows.store(rows, Ordering::Relaxed);
             in_key_order(&mut changes);
             let result = storage.write(&changes);
-            (result, changes)
+            (Some(result), changes, more)
         })
         .await;
-        let (result, changes) = match joined {
-            Ok(pair) => pair,
+        let (result, changes, more) = match joined {
+            Ok(done) => done,
             Err(e) => {
                 tracing::error!("storage writer thread failed: {e}");
                 self.status.held_rows.store(0, Ordering::Relaxed); // the batch is gone
                 return false;
             }
         };
+        let Some(result) = result else {
+            // Nothing to write, or [DB] type = memory (changes are drained and dropped).
+            self.reuse(changes);
+            return more;
+        };
+        let rows = (changes.peers.len() + changes.torrents.len()) as u64;
         match result {
             Ok(stored) => {
                 for s in stored {

@@ -14,6 +14,9 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+/// Most peers drained per hold of a shard's lock (see `drain_changes_into`).
+const LOCK_SLICE: usize = 1024;
+
 /// Number of shards; a power of two comfortably above the core count.
 const SHARDS: usize = 64;
 
@@ -277,11 +280,24 @@ impl SwarmStore for MemoryStore {
         let mut budget = max_peers;
         for k in 0..SHARDS {
             let i = (start + k) % SHARDS;
-            let mut guard = self.shards[i].lock();
-            let Shard { swarms, pending } = &mut *guard;
-            if pending.drain(swarms, out, &mut budget) {
-                self.drain_from.store(i, Ordering::Relaxed);
-                return true;
+            loop {
+                // At most LOCK_SLICE peers per hold of a shard's lock: announces to that shard
+                // wait microseconds for the drain, not the milliseconds of a whole batch.
+                let mut slice = budget.min(LOCK_SLICE);
+                let before = slice;
+                let more_here = {
+                    let mut guard = self.shards[i].lock();
+                    let Shard { swarms, pending } = &mut *guard;
+                    pending.drain(swarms, out, &mut slice)
+                };
+                budget -= before - slice;
+                if !more_here {
+                    break;
+                }
+                if budget == 0 {
+                    self.drain_from.store(i, Ordering::Relaxed);
+                    return true;
+                }
             }
         }
         false

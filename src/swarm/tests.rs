@@ -480,3 +480,41 @@ fn batched_drains_give_the_same_changes_as_one() {
     let delta = |c: &Changes| c.torrents.iter().map(|t| t.completed_delta).sum::<u64>();
     assert_eq!(delta(&all), delta(&parts));
 }
+
+#[test]
+fn a_drain_larger_than_a_lock_slice_takes_every_peer_of_a_shard() {
+    // 5000 dirty peers in one swarm (one shard): drained 1024 per hold of the lock, in one
+    // call when the batch allows, over several calls when it does not, never one twice.
+    let s = MemoryStore::new();
+    for n in 1..=5000 {
+        go(
+            &s,
+            &Announce {
+                numwant: 0,
+                ..big(n, 100, Event::Started)
+            },
+        );
+    }
+    let mut all = Changes::default();
+    assert!(
+        !s.drain_changes_into(&mut all, 16_384),
+        "one batch holds all"
+    );
+    assert_eq!(all.peers.len(), 5000);
+
+    for n in 1..=5000 {
+        go(
+            &s,
+            &Announce {
+                numwant: 0,
+                ..big(n, 0, Event::None)
+            },
+        );
+    }
+    let mut parts = Changes::default();
+    assert!(s.drain_changes_into(&mut parts, 3000));
+    assert_eq!(parts.peers.len(), 3000);
+    assert!(!s.drain_changes_into(&mut parts, 3000));
+    let ids: HashSet<String> = parts.peers.iter().map(|c| format!("{c:?}")).collect();
+    assert_eq!((parts.peers.len(), ids.len()), (5000, 5000));
+}
