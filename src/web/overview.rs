@@ -167,8 +167,8 @@ pub struct Overview {
     /// Bytes of the database file and its write-ahead log (0 in memory).
     pub db_size_bytes: u64,
     /// Peer and torrent changes not yet written: recorded in memory
-    /// (`SwarmStore::counts().pending_changes`) plus the rows of a failed batch the writer holds
-    /// for its next try (`WriterStatus::held_rows`).
+    /// (`SwarmStore::counts().pending_changes`) plus the rows of the batch being written, or of
+    /// a failed batch held for the next try (`WriterStatus::held_rows`).
     pub backlog: u64,
     /// Write batches that failed since start.
     pub write_failures: u64,
