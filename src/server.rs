@@ -17,7 +17,7 @@ use crate::swarm::{MemoryStore, SwarmStore};
 use crate::tls::{CertStore, TlsError};
 use crate::web::Web;
 use accept::{serve_all, Serving};
-use hyper_util::server::graceful::GracefulShutdown;
+use conns::Conns;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,7 @@ use tokio_rustls::TlsAcceptor;
 use warp::Filter;
 
 mod accept;
+mod conns;
 
 /// The sockets to serve, by what they serve.
 #[derive(Debug, Default)]
@@ -236,7 +237,10 @@ pub async fn run_with_hooks(
         stop_rx.clone(),
     ));
 
-    let graceful = Arc::new(GracefulShutdown::new());
+    let conns = Conns::new(
+        conns::effective_cap(config.tracker.max_connections),
+        Arc::clone(&stats),
+    );
     let separate_web = !listeners.web.is_empty();
     let separate_metrics = !listeners.metrics.is_empty();
     let not_found =
@@ -269,7 +273,7 @@ pub async fn run_with_hooks(
         listeners.tracker,
         &plain_filter,
         &tracker_plain,
-        &graceful,
+        &conns,
         &stop_rx,
         &mut accepting,
     );
@@ -283,7 +287,7 @@ pub async fn run_with_hooks(
             listeners.https,
             &tracker_filter,
             &tracker_tls,
-            &graceful,
+            &conns,
             &stop_rx,
             &mut accepting,
         );
@@ -295,7 +299,7 @@ pub async fn run_with_hooks(
         listeners.web,
         &web_filter,
         &web_only,
-        &graceful,
+        &conns,
         &stop_rx,
         &mut accepting,
     );
@@ -306,7 +310,7 @@ pub async fn run_with_hooks(
         listeners.metrics,
         &metrics_filter,
         &web_only,
-        &graceful,
+        &conns,
         &stop_rx,
         &mut accepting,
     );
@@ -325,13 +329,9 @@ pub async fn run_with_hooks(
     for a in accepting {
         let _ = a.await;
     }
-    if let Ok(graceful) = Arc::try_unwrap(graceful) {
-        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::info!("closing connections still open after {DRAIN_TIMEOUT:?}");
-        }
+    let left = conns.close_all(DRAIN_TIMEOUT).await;
+    if left > 0 {
+        tracing::info!("closing {left} connections still open after {DRAIN_TIMEOUT:?}");
     }
     let _ = cleaner.await;
     let _ = ticker.await;

@@ -622,6 +622,7 @@ max_scrape_hashes = 10
 full_scrape = true
 announce_interval_jitter = 30
 tracker_id = lan-tracker-1
+max_connections = 500
 [ACCESS]
 mode = allow
 file = /etc/retracker/allow.txt

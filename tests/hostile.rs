@@ -1,6 +1,7 @@
 //! Hostile and unusual HTTP against the real server (issue 7, "Hostile HTTP"): pipelining,
-//! HTTP/1.0, oversized queries, URLs and headers, thousands of parameters, slowloris. Every
-//! case checks what the client gets back and that other clients are served meanwhile.
+//! HTTP/1.0, oversized queries, URLs and headers, thousands of parameters, slowloris, idle
+//! connections against the connection cap. Every case checks what the client gets back and that
+//! other clients are served meanwhile. (Invalid percent-encoding: `tests/announce.rs`.)
 
 mod common;
 use common::*;
@@ -158,4 +159,73 @@ async fn slowloris_is_cut_off_and_other_clients_are_served_meanwhile() {
         sent >= 5,
         "closed after {sent} bytes: too early to be the header timeout"
     );
+}
+
+/// True once the server has closed `stream` (end of file or a reset), waiting up to 5 s.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_the_longest_idle_connection_makes_room_for_a_new_client() {
+    let t = Tracker::start(|c| c.tracker.max_connections = 4).await;
+    // a, b, c connect and say nothing; d announces and keeps its connection.
+    let mut a = connect(t.addr, None).await;
+    let mut b = connect(t.addr, None).await;
+    let mut c = connect(t.addr, None).await;
+    let mut d = connect(t.addr, None).await;
+    let first = get_on(&mut d, &format!("/announce?{}", query(&H, 1, 6001, 5, ""))).await;
+    assert_eq!(first.dict().int("incomplete"), 1);
+
+    // The table is full; a new client is served at once, and a (the least recently active) is
+    // the one closed for it, not b, c or d.
+    let e = t.announce(&query(&H, 2, 6002, 5, "")).await;
+    assert_eq!(e.int("incomplete"), 2);
+    assert!(closed_by_server(&mut a).await, "a was closed to make room");
+    for (name, s, n) in [("b", &mut b, 3), ("c", &mut c, 4), ("d", &mut d, 1)] {
+        let r = get_on(
+            s,
+            &format!("/announce?{}", query(&H, n, 6000 + n as u16, 5, "")),
+        )
+        .await;
+        assert!(r.dict().get("interval").is_some(), "{name} still served");
+    }
+
+    // However many connect, no more than 4 are ever open.
+    let mut idle = Vec::new();
+    for _ in 0..10 {
+        idle.push(connect(t.addr, None).await);
+    }
+    let m = String::from_utf8(t.get("/metrics").await.body).unwrap();
+    assert!(metric(&m, "retracker_http_connections") <= 4.0, "{m}");
+    assert!(
+        metric(&m, "retracker_http_connections_evicted_total") >= 10.0,
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_silent_connections_does_not_lock_clients_out() {
+    let t = Tracker::start(|c| c.tracker.max_connections = 50).await;
+    // 200 connections that never send a byte: each new one pushes out the oldest, so the
+    // header timeout (10 s) need not expire before real clients get in.
+    let mut silent = Vec::new();
+    for _ in 0..200 {
+        silent.push(connect(t.addr, None).await);
+    }
+    for n in 1..=20u32 {
+        let d = t.announce(&query(&H, n, 7000 + n as u16, 5, "")).await;
+        assert_eq!(d.int("incomplete"), i64::from(n));
+    }
+    let mut gone = 0;
+    for s in &mut silent[..150] {
+        gone += usize::from(closed_by_server(s).await);
+    }
+    assert_eq!(gone, 150, "the 150 oldest silent connections were closed");
+    let m = String::from_utf8(t.get("/metrics").await.body).unwrap();
+    assert!(metric(&m, "retracker_http_connections") <= 50.0, "{m}");
 }

@@ -293,6 +293,7 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
             max_scrape_hashes: s.int("TRACKER", "max_scrape_hashes")?,
             full_scrape: s.boolean("TRACKER", "full_scrape")?,
             announce_interval_jitter: s.int("TRACKER", "announce_interval_jitter")?,
+            max_connections: s.int("TRACKER", "max_connections")?,
             tracker_id: s.text("TRACKER", "tracker_id")?,
         },
         access: AccessConfig {

@@ -380,6 +380,11 @@ pub static KEYS: &[Key] = &[
         |c| c.tracker.announce_interval_jitter.to_string(),
     ),
     key(
+        "TRACKER", "max_connections", "16384", Form::Int { min: 1, max: 1_000_000 },
+        "Most HTTP(S) connections open at once; when full, the longest-idle one is closed for a new client.",
+        |c| c.tracker.max_connections.to_string(),
+    ),
+    key(
         "TRACKER", "tracker_id", "", Form::Text,
         "Sent as tracker id in every announce response (BEP 3); empty = not sent.",
         |c| c.tracker.tracker_id.clone(),

@@ -162,6 +162,9 @@ pub struct TrackerConfig {
     pub full_scrape: bool,
     /// Up to this many seconds added at random to each `interval` sent; 0 = none.
     pub announce_interval_jitter: u32,
+    /// Most HTTP(S) connections open at once over all listeners (also bounded by the open-file
+    /// limit); at the cap the least recently active one is closed to make room.
+    pub max_connections: u32,
     /// `tracker id` sent in announce responses; empty = not sent.
     pub tracker_id: String,
 }

@@ -7,17 +7,25 @@
 //! listener's warp filter: its filter chain clones the header map, allocates the query and tries
 //! every UI route first, which cost a quarter of the tracker's throughput. Both kinds of answers
 //! pass through the one gzip rule ([`gzip::compress`]).
+//!
+//! Every connection holds a place in the [`Conns`] table from accept to close: an accepted
+//! connection waits for room in the table before it is served, and closes when the table asks it
+//! to (the cap or shutdown), after the request it is answering.
 
+use super::conns::{Conns, Held};
 use super::{HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
 use crate::http::{gzip, ConnAddr, Tls, Tracker};
 use bytes::Bytes;
 use http_body_util::{Either, Full};
+use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
+use hyper::service::HttpService;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -37,7 +45,7 @@ pub(super) fn serve_all<F>(
     listeners: Vec<TcpListener>,
     filter: &F,
     what: &Serving,
-    graceful: &Arc<GracefulShutdown>,
+    conns: &Arc<Conns>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) where
@@ -54,7 +62,7 @@ pub(super) fn serve_all<F>(
             l,
             filter.clone(),
             what.clone(),
-            Arc::clone(graceful),
+            Arc::clone(conns),
             stop.clone(),
         );
         tasks.push(tokio::spawn(task));
@@ -71,7 +79,7 @@ async fn accept_loop<F>(
     listener: TcpListener,
     filter: F,
     what: Serving,
-    graceful: Arc<GracefulShutdown>,
+    conns: Arc<Conns>,
     mut stop: watch::Receiver<bool>,
 ) where
     F: warp::Filter<Extract = (http::Response<Vec<u8>>,), Error = Infallible>
@@ -96,60 +104,60 @@ async fn accept_loop<F>(
             },
             _ = stop.changed() => return,
         };
+        tokio::select! {
+            () = conns.room() => {}
+            _ = stop.changed() => return,
+        }
+        let held = conns.hold();
         let _ = stream.set_nodelay(true);
         let service = warp::service(filter.clone());
+        let (slot, table) = (Arc::clone(&held.slot), Arc::clone(&conns));
         let https = what.tls.is_some();
         let tracker = what.tracker.clone();
-        let svc =
-            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                let accepts_gzip = gzip::AcceptsGzip::from_headers(req.headers());
-                let answered = tracker.as_deref().and_then(|t| {
-                    crate::http::serve(
-                        t,
-                        req.method(),
-                        req.uri().path(),
-                        req.uri().query().unwrap_or("").as_bytes(),
-                        remote.ip(),
-                        req.headers(),
-                    )
-                });
-                let route = match answered {
-                    Some(resp) => Route::Tracker(gzip::compress(accepts_gzip.0, resp)),
-                    None => {
-                        let extensions = req.extensions_mut();
-                        extensions.insert(ConnAddr(remote));
-                        extensions.insert(accepts_gzip);
-                        if https {
-                            extensions.insert(Tls);
-                        }
-                        Route::Filter(service.clone().call(req))
-                    }
-                };
-                async move {
-                    match route {
-                        Route::Tracker(resp) => Ok::<_, Infallible>(
-                            resp.map(|b| Either::Left(Full::new(Bytes::from(b)))),
-                        ),
-                        Route::Filter(future) => Ok(future.await?.map(Either::Right)),
-                    }
-                }
+        let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            slot.touch(&table);
+            let accepts_gzip = gzip::AcceptsGzip::from_headers(req.headers());
+            let answered = tracker.as_deref().and_then(|t| {
+                crate::http::serve(
+                    t,
+                    req.method(),
+                    req.uri().path(),
+                    req.uri().query().unwrap_or("").as_bytes(),
+                    remote.ip(),
+                    req.headers(),
+                )
             });
+            let route = match answered {
+                Some(resp) => Route::Tracker(gzip::compress(accepts_gzip.0, resp)),
+                None => {
+                    let extensions = req.extensions_mut();
+                    extensions.insert(ConnAddr(remote));
+                    extensions.insert(accepts_gzip);
+                    if https {
+                        extensions.insert(Tls);
+                    }
+                    Route::Filter(service.clone().call(req))
+                }
+            };
+            async move {
+                match route {
+                    Route::Tracker(resp) => {
+                        Ok::<_, Infallible>(resp.map(|b| Either::Left(Full::new(Bytes::from(b)))))
+                    }
+                    Route::Filter(future) => Ok(future.await?.map(Either::Right)),
+                }
+            }
+        });
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
         let Some(acceptor) = what.tls.clone() else {
-            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!("connection from {remote}: {e}");
-                }
-            });
+            let conn = http.serve_connection(TokioIo::new(stream), svc);
+            tokio::spawn(drive(conn, held, remote));
             continue;
         };
         // The handshake runs in the connection's own task, so a slow client holds up nobody
-        // else; it has TLS_HANDSHAKE_TIMEOUT, and shutdown abandons it.
-        let watcher = graceful.watcher();
-        let mut stop = stop.clone();
+        // else; it has TLS_HANDSHAKE_TIMEOUT, and the table can close it meanwhile.
         tokio::spawn(async move {
             let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
             let stream = tokio::select! {
@@ -164,12 +172,33 @@ async fn accept_loop<F>(
                         return;
                     }
                 },
-                _ = stop.changed() => return,
+                () = held.slot.closed() => return,
             };
-            let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), svc));
-            if let Err(e) = conn.await {
-                tracing::debug!("TLS connection from {remote}: {e}");
-            }
+            let conn = http.serve_connection(TokioIo::new(stream), svc);
+            drive(conn, held, remote).await;
         });
+    }
+}
+
+/// Serves one connection until it ends, or until the table asks it to close: then it finishes
+/// the request in flight and closes (at once when idle). Its place in the table goes with it.
+async fn drive<T, S, B>(conn: http1::Connection<TokioIo<T>, S>, held: Held, remote: SocketAddr)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = held.slot.closed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("connection from {remote}: {e}");
     }
 }

@@ -109,6 +109,19 @@ pub enum Event {
         /// The password was right.
         ok: bool,
     },
+    /// An HTTP(S) connection was accepted, closed, or closed early for the connection cap.
+    Connection(ConnEvent),
+}
+
+/// What happened to an HTTP(S) connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEvent {
+    /// Accepted.
+    Opened,
+    /// Gone, for whatever reason.
+    Closed,
+    /// Told to close because `max_connections` were open and a new client was waiting.
+    Evicted,
 }
 
 /// Upper bounds of the announce latency histogram, in microseconds (Prometheus `le`).
@@ -135,6 +148,8 @@ pub struct Stats {
     latency_sum_us: AtomicU64,
     /// `[0 = ok, 1 = failed]` logins.
     logins: [AtomicU64; 2],
+    /// Connections by [`ConnEvent`] position: opened, closed, evicted.
+    connections: [AtomicU64; 3],
     /// (when, announces total, scrapes total), oldest first.
     samples: Mutex<VecDeque<(Instant, u64, u64)>>,
 }
@@ -164,6 +179,12 @@ pub struct Counters {
     pub logins_ok: u64,
     /// Failed logins.
     pub logins_failed: u64,
+    /// HTTP(S) connections accepted since start.
+    pub connections_opened: u64,
+    /// HTTP(S) connections open now.
+    pub connections_open: u64,
+    /// Connections closed early because `max_connections` were open.
+    pub connections_evicted: u64,
     /// Announces per second over the last ~10 s.
     pub announces_per_sec: f64,
     /// Scrapes per second over the last ~10 s.
@@ -181,6 +202,7 @@ impl Stats {
             latency: Default::default(),
             latency_sum_us: AtomicU64::new(0),
             logins: Default::default(),
+            connections: Default::default(),
             samples: Mutex::new(VecDeque::with_capacity(RATE_SAMPLES)),
         }
     }
@@ -210,6 +232,9 @@ impl Stats {
             }
             Event::Login { ok } => {
                 self.logins[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+            }
+            Event::Connection(c) => {
+                self.connections[c as usize].fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -285,6 +310,13 @@ impl Stats {
             latency_sum_secs: load(&self.latency_sum_us) as f64 / 1e6,
             logins_ok: load(&self.logins[0]),
             logins_failed: load(&self.logins[1]),
+            connections_opened: load(&self.connections[ConnEvent::Opened as usize]),
+            // Closed is read first: a close counted between the two loads cannot make this negative.
+            connections_open: {
+                let closed = load(&self.connections[ConnEvent::Closed as usize]);
+                load(&self.connections[ConnEvent::Opened as usize]).saturating_sub(closed)
+            },
+            connections_evicted: load(&self.connections[ConnEvent::Evicted as usize]),
             announces_per_sec,
             scrapes_per_sec,
         }

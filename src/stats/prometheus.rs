@@ -176,6 +176,22 @@ pub fn render(input: &MetricsInput) -> String {
     }
 
     out.gauge(
+        "retracker_http_connections",
+        "HTTP(S) connections open now.",
+        c.connections_open,
+    );
+    out.counter(
+        "retracker_http_connections_total",
+        "HTTP(S) connections accepted.",
+        c.connections_opened,
+    );
+    out.counter(
+        "retracker_http_connections_evicted_total",
+        "Connections closed early to make room for a new client at max_connections.",
+        c.connections_evicted,
+    );
+
+    out.gauge(
         "retracker_uptime_seconds",
         "Seconds since the tracker started.",
         c.uptime_secs,
@@ -297,6 +313,10 @@ mod tests {
             elapsed: Duration::ZERO,
         });
         stats.event(Event::Login { ok: false });
+        use crate::stats::ConnEvent::{Closed, Evicted, Opened};
+        for e in [Opened, Opened, Opened, Evicted, Closed] {
+            stats.event(Event::Connection(e));
+        }
         MetricsInput {
             counters: stats.counters(),
             census: Census {
@@ -381,6 +401,9 @@ mod tests {
             "retracker_logins_total{result=\"ok\"} 0",
             "retracker_logins_total{result=\"failed\"} 1",
             "retracker_start_time_seconds 1700000000",
+            "retracker_http_connections 2",
+            "retracker_http_connections_total 3",
+            "retracker_http_connections_evicted_total 1",
             "retracker_build_info{version=\"1.2.3\"} 1",
             "# TYPE retracker_requests_total counter",
             "# TYPE retracker_peers gauge",

@@ -415,3 +415,42 @@ pub fn query(hash: &[u8; 20], n: u32, port: u16, left: u64, extra: &str) -> Stri
         pct(&id20("-TT0001-", n))
     )
 }
+
+/// Sends one keep-alive GET on `stream` and reads exactly its answer (the connection stays open).
+pub async fn get_on(stream: &mut TcpStream, target: &str) -> Resp {
+    stream
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .expect("a Content-Length");
+            if raw.len() >= end + 4 + len {
+                return parse_response(&raw).0;
+            }
+        }
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .expect("answer within 10 s")
+            .unwrap();
+        assert!(n > 0, "connection closed before the answer");
+        raw.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The value of an unlabelled sample in a Prometheus text exposition.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
