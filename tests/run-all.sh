@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of retracker, as README says and CI does: installs what the tests need
-# (Debian packages for the real-client, browser and package tests, rustfmt and clippy), then
-# checks formatting and lints, runs `cargo test`, then builds the Debian package and tests it
-# in a fresh Debian root (packaging/test-install; RETRACKER_SKIP_INSTALL_TEST=1 skips it).
+# (Debian packages for the real-client, LAN, browser and package tests, rustfmt and clippy),
+# then checks formatting and lints, runs `cargo test`, the LAN test as root, then builds the
+# Debian package and tests it in a fresh Debian root (packaging/test-install;
+# RETRACKER_SKIP_INSTALL_TEST=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +19,22 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v lintian >/dev/null || missing+=(lintian)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
+# The LAN test (tests/lan.rs): nginx in front of the tracker, two more clients, curl.
+command -v nginx >/dev/null || missing+=(nginx)
+command -v ctorrent >/dev/null || missing+=(ctorrent)
+command -v curl >/dev/null || missing+=(curl)
+/usr/bin/python3 -c 'import libtorrent' 2>/dev/null || missing+=(python3-libtorrent)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
+  # The tests start their own nginx in a network namespace: the package must not start one on
+  # this machine's port 80 (policy-rc.d, honoured by Debian's maintainer scripts) nor at boot.
+  guard=
+  if [[ " ${missing[*]} " == *" nginx "* && ! -e /usr/sbin/policy-rc.d ]]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$guard" >/dev/null
+    as_root chmod 755 "$guard"
+    trap 'as_root rm -f "$guard"' EXIT
+  fi
   # The image deletes downloaded .debs after each apt run, so wait for the lock and retry.
   for attempt in 1 2 3; do
     if as_root apt-get -o DPkg::Lock::Timeout=600 update -qq &&
@@ -29,6 +44,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$attempt" -eq 3 ] && { echo "apt-get failed three times" >&2; exit 1; }
     sleep 15
   done
+  if [ -n "$guard" ]; then
+    as_root rm -f "$guard"
+    trap - EXIT
+    if [ -d /run/systemd/system ]; then as_root systemctl disable nginx >/dev/null 2>&1 || true; fi
+  fi
 fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -39,6 +59,10 @@ echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
+echo "== tests/lan.rs (as root: network namespaces)"
+as_root env PATH="$PATH" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} \
+  ${CARGO_HOME:+CARGO_HOME="$CARGO_HOME"} ${RUSTUP_HOME:+RUSTUP_HOME="$RUSTUP_HOME"} \
+  cargo test --locked --test lan -- --ignored
 
 if [ "${RETRACKER_SKIP_INSTALL_TEST:-}" = 1 ]; then
   echo "== packaging/test-install skipped (RETRACKER_SKIP_INSTALL_TEST=1)"
