@@ -7,6 +7,7 @@
 //! Errors: [`StorageError`]; each names the database file.
 
 mod admin;
+mod pool;
 pub mod schema;
 #[cfg(test)]
 mod tests;
@@ -88,7 +89,7 @@ pub struct StoredCount {
 
 /// The SQLite database behind a connection pool.
 pub struct Storage {
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    pool: r2d2::Pool<pool::Manager>,
     path: PathBuf,
     /// `[DB] type = memory`: a private in-memory database that only the web UI's tables use.
     in_memory: bool,
@@ -115,11 +116,11 @@ impl Storage {
             check_identity(&conn, path)?;
             migrate(&conn, path)?;
         }
-        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        let manager = pool::Manager(SqliteConnectionManager::file(path).with_init(|c| {
             c.execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
             )
-        });
+        }));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .build(manager)
@@ -144,7 +145,7 @@ impl Storage {
             .min_idle(Some(1))
             .max_lifetime(None)
             .idle_timeout(None)
-            .build(SqliteConnectionManager::memory())
+            .build(pool::Manager(SqliteConnectionManager::memory()))
             .map_err(|source| StorageError::Pool {
                 path: path.clone(),
                 source,
@@ -163,7 +164,7 @@ impl Storage {
         &self.path
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StorageError> {
+    fn conn(&self) -> Result<r2d2::PooledConnection<pool::Manager>, StorageError> {
         self.pool.get().map_err(|source| StorageError::Pool {
             path: self.path.clone(),
             source,
