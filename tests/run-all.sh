@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of retracker, as README says and CI does: installs what the tests need
 # (Debian packages for the real-client, browser and package tests, rustfmt and clippy), then
-# checks formatting and lints, runs `cargo test`, then builds the Debian package and tests it
+# checks formatting and lints, runs `cargo test` (and, as root, the tests that mount
+# filesystems), then builds the Debian package and tests it
 # in a fresh Debian root (packaging/test-install; RETRACKER_SKIP_INSTALL_TEST=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v lintian >/dev/null || missing+=(lintian)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
+# The storage fault tests: an ext4 image (mkfs.ext4, chattr).
+[ -x /usr/sbin/mkfs.ext4 ] && [ -x /usr/bin/chattr ] || missing+=(e2fsprogs)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   # The image deletes downloaded .debs after each apt run, so wait for the lock and retry.
@@ -39,6 +42,11 @@ echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
+# Tests that mount filesystems (a tmpfs, an ext4 image on a loop device) need root.
+echo "== cargo test --test storage_faults -- --ignored (as root)"
+as_root env PATH="$PATH" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} \
+  ${CARGO_HOME:+CARGO_HOME="$CARGO_HOME"} ${RUSTUP_HOME:+RUSTUP_HOME="$RUSTUP_HOME"} \
+  cargo test --locked --test storage_faults -- --ignored
 
 if [ "${RETRACKER_SKIP_INSTALL_TEST:-}" = 1 ]; then
   echo "== packaging/test-install skipped (RETRACKER_SKIP_INSTALL_TEST=1)"
