@@ -173,6 +173,91 @@ fn a_foreign_database_file_exits_2_and_is_left_untouched() {
     );
 }
 
+/// Runs the binary on the database `db` with the committed config; returns its exit status and
+/// standard error.
+fn start_on(db: &Path) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config/config.ini")
+                .to_str()
+                .unwrap(),
+        ])
+        .current_dir(db.parent().unwrap())
+        .env("RETRACKER_TRACKER_PORT", "0")
+        .env("RETRACKER_TRACKER_HOST", "127.0.0.1")
+        .env("RETRACKER_DB_PATH", db)
+        .env("RETRACKER_LOGGING_LOG_FILE", "")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), err)
+}
+
+#[test]
+fn a_damaged_database_file_exits_2_naming_it_and_is_left_untouched() {
+    // A real database: 300 torrents of one peer each, half of the peers past their expiry (the
+    // start would delete those), written by the tracker and closed cleanly.
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let made = rt.block_on(async {
+        let t = common::Tracker::start(|_| {}).await;
+        for i in 0..300 {
+            let hash = common::id20("damaged-", i);
+            let port = 6000 + (i % 2) as u16;
+            t.announce(&common::query(&hash, i, port, 0, "")).await;
+        }
+        t.stop().await
+    });
+    let good = made.path().join("retracker.sqlite");
+    let c = rusqlite::Connection::open(&good).unwrap();
+    let expired = c
+        .execute(
+            "UPDATE peers SET last_seen = last_seen - 7200 WHERE port = 6000",
+            [],
+        )
+        .unwrap();
+    assert_eq!(expired, 150);
+    let torrents_root: i64 = c
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'torrents'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(c);
+    let good = std::fs::read(&good).unwrap();
+
+    let mut overwritten = good.clone();
+    let page = (torrents_root as usize - 1) * 4096;
+    overwritten[page..page + 4096].fill(0xA5);
+    let random: Vec<u8> = (0..good.len() as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("truncated", good[..good.len() / 2].to_vec(), "is damaged"),
+        ("header-cut", good[..50].to_vec(), "is damaged"),
+        ("torrents-overwritten", overwritten, "is damaged"),
+        ("random", random, "not a retracker database"),
+    ];
+    for (name, bytes, says) in cases {
+        let db = dir.path().join(format!("{name}.sqlite"));
+        std::fs::write(&db, &bytes).unwrap();
+        let (code, err) = start_on(&db);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}.sqlite")) && err.contains(says),
+            "{name}: {err}"
+        );
+        assert!(err.contains("left untouched"), "{name}: {err}");
+        assert!(
+            std::fs::read(&db).unwrap() == bytes,
+            "{name}: the file changed"
+        );
+    }
+}
+
 /// Runs `retracker hash-password` with `input` on standard input.
 fn hash_password(input: &[u8]) -> std::process::Output {
     use std::io::Write;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of retracker, as README says and CI does: installs what the tests need
-# (Debian packages for the real-client, LAN, browser and package tests, rustfmt and clippy),
-# then checks formatting and lints, runs `cargo test`, the LAN test as root, then builds the
+# (Debian packages for the real-client, LAN, browser, storage-fault and package tests, rustfmt
+# and clippy), then checks formatting and lints, runs `cargo test`, then as root the tests that
+# need it (tests/lan.rs: network namespaces; tests/storage_faults.rs: mounts), then builds the
 # Debian package and tests it in a fresh Debian root (packaging/test-install;
 # RETRACKER_SKIP_INSTALL_TEST=1 skips it).
 set -euo pipefail
@@ -24,6 +25,8 @@ command -v nginx >/dev/null || missing+=(nginx)
 command -v ctorrent >/dev/null || missing+=(ctorrent)
 command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || missing+=(python3-libtorrent)
+# The storage fault tests: an ext4 image (mkfs.ext4, chattr).
+[ -x /usr/sbin/mkfs.ext4 ] && [ -x /usr/bin/chattr ] || missing+=(e2fsprogs)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   # The tests start their own nginx in a network namespace: the package must not start one on
@@ -59,10 +62,12 @@ echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
-echo "== tests/lan.rs (as root: network namespaces)"
+# The tests that need root: network namespaces (LAN) and mounts (a tmpfs, an ext4 image on a
+# loop device). Plain `cargo test` skips them as ignored.
+echo "== cargo test --test lan --test storage_faults -- --ignored (as root)"
 as_root env PATH="$PATH" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} \
   ${CARGO_HOME:+CARGO_HOME="$CARGO_HOME"} ${RUSTUP_HOME:+RUSTUP_HOME="$RUSTUP_HOME"} \
-  cargo test --locked --test lan -- --ignored
+  cargo test --locked --test lan --test storage_faults -- --ignored
 
 if [ "${RETRACKER_SKIP_INSTALL_TEST:-}" = 1 ]; then
   echo "== packaging/test-install skipped (RETRACKER_SKIP_INSTALL_TEST=1)"

@@ -7,6 +7,7 @@
 //! Errors: [`StorageError`]; each names the database file.
 
 mod admin;
+mod pool;
 pub mod schema;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,15 @@ pub enum StorageError {
         /// The database file.
         path: PathBuf,
         /// What was found.
+        detail: String,
+    },
+    /// The file is an SQLite database, but damaged (truncated, overwritten, a disk fault). Found
+    /// at start while reading, before anything was written to it.
+    #[error("{path}: the database is damaged ({detail}); the file was left untouched: restore it from a backup, or move it away to start with an empty database")]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
         detail: String,
     },
     /// The schema is newer than this program knows.
@@ -79,7 +89,7 @@ pub struct StoredCount {
 
 /// The SQLite database behind a connection pool.
 pub struct Storage {
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    pool: r2d2::Pool<pool::Manager>,
     path: PathBuf,
     /// `[DB] type = memory`: a private in-memory database that only the web UI's tables use.
     in_memory: bool,
@@ -106,11 +116,11 @@ impl Storage {
             check_identity(&conn, path)?;
             migrate(&conn, path)?;
         }
-        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+        let manager = pool::Manager(SqliteConnectionManager::file(path).with_init(|c| {
             c.execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
             )
-        });
+        }));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .build(manager)
@@ -135,7 +145,7 @@ impl Storage {
             .min_idle(Some(1))
             .max_lifetime(None)
             .idle_timeout(None)
-            .build(SqliteConnectionManager::memory())
+            .build(pool::Manager(SqliteConnectionManager::memory()))
             .map_err(|source| StorageError::Pool {
                 path: path.clone(),
                 source,
@@ -154,7 +164,7 @@ impl Storage {
         &self.path
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StorageError> {
+    fn conn(&self) -> Result<r2d2::PooledConnection<pool::Manager>, StorageError> {
         self.pool.get().map_err(|source| StorageError::Pool {
             path: self.path.clone(),
             source,
@@ -168,8 +178,14 @@ impl Storage {
         }
     }
 
-    /// Deletes peers last seen before `expire_before`, then reads the others back grouped by
-    /// torrent, with each torrent's stored counts.
+    /// [`Storage::sqlite`], except that a damaged file is [`StorageError::Damaged`]: for the
+    /// reads at start, which come before any write.
+    fn at_start(&self, source: rusqlite::Error) -> StorageError {
+        damaged_or(&self.path, source, |source| self.sqlite(source))
+    }
+
+    /// Reads the peers last seen at `expire_before` or later back grouped by torrent, with each
+    /// torrent's stored counts, and deletes the others.
     pub fn load(&self, expire_before: u32) -> Result<Vec<RestoredTorrent>, StorageError> {
         let mut out = Vec::new();
         self.load_each(expire_before, |t| out.push(t))?;
@@ -196,29 +212,31 @@ impl Storage {
         Ok(counts)
     }
 
-    /// Deletes peers last seen before `expire_before`, then calls `f` with each torrent that has
-    /// live peers, its peers and stored counts; returns the number of torrents and peers.
+    /// Calls `f` with each torrent that has peers last seen at `expire_before` or later, those
+    /// peers and the torrent's stored counts, then deletes the older peers; returns the number
+    /// of torrents and peers.
     ///
-    /// Peers are read in primary-key order (grouped by torrent, no sort) and each torrent's
-    /// counts are looked up once per torrent rather than joined into every peer row.
+    /// Every peer row is read before the delete, so that a damaged file is refused
+    /// ([`StorageError::Damaged`]) before anything is written to it. Peers are read in
+    /// primary-key order (grouped by torrent, no sort) and each torrent's counts are looked up
+    /// once per torrent rather than joined into every peer row.
     pub fn load_each(
         &self,
         expire_before: u32,
         mut f: impl FnMut(RestoredTorrent),
     ) -> Result<(u64, u64), StorageError> {
         let conn = self.conn()?;
-        conn.execute("DELETE FROM peers WHERE last_seen < ?1", [expire_before])
-            .map_err(|e| self.sqlite(e))?;
+        let err = |e| self.at_start(e);
         let mut counts_of = conn
             .prepare("SELECT completed, first_seen, last_seen FROM torrents WHERE info_hash = ?1")
-            .map_err(|e| self.sqlite(e))?;
+            .map_err(err)?;
         let mut stmt = conn
             .prepare(
                 "SELECT info_hash, peer_id, ip, port, key, seeder, seen_leeching, counted, last_seen
                  FROM peers ORDER BY info_hash, peer_id",
             )
-            .map_err(|e| self.sqlite(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.sqlite(e))?;
+            .map_err(err)?;
+        let mut rows = stmt.query([]).map_err(err)?;
         let (mut torrents, mut peers) = (0u64, 0u64);
         let mut current: Option<RestoredTorrent> = None;
         let mut finish = |t: Option<RestoredTorrent>| -> Result<(), StorageError> {
@@ -234,7 +252,7 @@ impl Storage {
                     ))
                 })
                 .optional()
-                .map_err(|e| self.sqlite(e))?;
+                .map_err(err)?;
             if let Some((completed, first_seen, last_seen)) = stored {
                 t.completed = completed as u64;
                 t.first_seen = first_seen as u32;
@@ -245,15 +263,19 @@ impl Storage {
             f(t);
             Ok(())
         };
-        while let Some(row) = rows.next().map_err(|e| self.sqlite(e))? {
+        while let Some(row) = rows.next().map_err(err)? {
+            let get_i64 = |i| row.get::<_, Option<i64>>(i).map_err(err);
+            let last_seen = get_i64(8)?.unwrap_or(0) as u32;
+            if last_seen < expire_before {
+                continue; // deleted below
+            }
             let (Some(info_hash), Some(peer_id), Some(ip)) = (
-                blob20(row.get_ref(0).map_err(|e| self.sqlite(e))?.as_blob().ok()),
-                blob20(row.get_ref(1).map_err(|e| self.sqlite(e))?.as_blob().ok()),
-                ip_from_blob(row.get_ref(2).map_err(|e| self.sqlite(e))?.as_blob().ok()),
+                blob20(row.get_ref(0).map_err(err)?.as_blob().ok()),
+                blob20(row.get_ref(1).map_err(err)?.as_blob().ok()),
+                ip_from_blob(row.get_ref(2).map_err(err)?.as_blob().ok()),
             ) else {
                 continue; // a malformed row loses one peer, not the start-up
             };
-            let get_i64 = |i| row.get::<_, Option<i64>>(i).map_err(|e| self.sqlite(e));
             let record = PeerRecord {
                 ip,
                 port: get_i64(3)?.unwrap_or(0) as u16,
@@ -261,7 +283,7 @@ impl Storage {
                 seeder: get_i64(5)?.unwrap_or(0) != 0,
                 seen_leeching: get_i64(6)?.unwrap_or(0) != 0,
                 counted: get_i64(7)?.unwrap_or(0) != 0,
-                last_seen: get_i64(8)?.unwrap_or(0) as u32,
+                last_seen,
             };
             if current.as_ref().is_none_or(|t| t.info_hash != info_hash) {
                 finish(current.take())?;
@@ -280,6 +302,9 @@ impl Storage {
                 .push((peer_id, record));
         }
         finish(current)?;
+        drop(rows);
+        conn.execute("DELETE FROM peers WHERE last_seen < ?1", [expire_before])
+            .map_err(err)?;
         Ok((torrents, peers))
     }
 
@@ -382,13 +407,15 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<(), StorageError> {
         path: path.to_owned(),
         detail,
     };
-    // Reading the header is the first access: a non-SQLite file fails here ("file is not a database").
+    // Reading the header is the first access: a non-SQLite file fails here ("file is not a
+    // database"); an SQLite file cut short or overwritten, here or on the schema ("malformed").
+    let refused = |e: rusqlite::Error| damaged_or(path, e, |e| foreign(e.to_string()));
     let app_id: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| foreign(e.to_string()))?;
+        .map_err(refused)?;
     let objects: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|e| foreign(e.to_string()))?;
+        .map_err(refused)?;
     match app_id {
         schema::APPLICATION_ID => Ok(()),
         0 if objects == 0 => Ok(()),
@@ -396,6 +423,22 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<(), StorageError> {
             "an SQLite database of another program ({objects} schema objects)"
         ))),
         other => Err(foreign(format!("SQLite application_id {other:#x}"))),
+    }
+}
+
+/// [`StorageError::Damaged`] when SQLite found the file damaged, else `other(e)`.
+fn damaged_or(
+    path: &Path,
+    e: rusqlite::Error,
+    other: impl FnOnce(rusqlite::Error) -> StorageError,
+) -> StorageError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) {
+        StorageError::Damaged {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        }
+    } else {
+        other(e)
     }
 }
 

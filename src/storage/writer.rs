@@ -4,7 +4,8 @@
 //!
 //! A failed batch is kept and merged with the next one (newest peer state wins, completed counts
 //! add up), so nothing is lost while the disk is full or read-only; the error is logged once
-//! when it starts and once when writes recover, never per batch.
+//! when it starts and once when writes recover, never per batch. A stop while writes fail
+//! loses that backlog, and says so in the log.
 
 use super::Storage;
 use crate::protocol::{InfoHash, PeerId};
@@ -75,6 +76,13 @@ impl Writer {
             }
         }
         self.flush().await;
+        if let Some(lost) = &self.retry {
+            let error = self.status.last_error.lock().clone().unwrap_or_default();
+            tracing::error!(
+                "stopping with {} peer and torrent changes that could not be written to the database, which are lost: {error}",
+                lost.peers.len() + lost.torrents.len()
+            );
+        }
     }
 
     /// Writes what changed since the last flush (and any batch that failed before), in batches

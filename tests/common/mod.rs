@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cdp;
+pub mod process;
 pub mod web;
 
 use retracker::config::Config;
