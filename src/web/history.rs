@@ -28,8 +28,10 @@ pub async fn snapshot_loop(web: Arc<Web>, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_secs(u64::from(web.snapshot_interval.max(1)));
     let mut health = DbHealth::default();
     let mut last_prune = Instant::now();
-    health.record("pruning old history", prune(&web).await);
+    // Taken before the first prune, which waits on the database: requests answered meanwhile
+    // belong to the first snapshot's rates.
     let mut prev = (Instant::now(), web.stats.request_totals());
+    health.record("pruning old history", prune(&web).await);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
