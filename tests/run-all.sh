@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of retracker, as README says and CI does: installs what the tests need
 # (Debian packages for the real-client, browser and package tests, rustfmt and clippy), then
-# checks formatting and lints, runs `cargo test`, then builds the Debian package and tests it
-# in a fresh Debian root (packaging/test-install; RETRACKER_SKIP_INSTALL_TEST=1 skips it).
+# checks formatting and lints, runs `cargo test`, fuzzes the parsers for a bounded time (fuzz/run;
+# RETRACKER_SKIP_FUZZ=1 skips it), then builds the Debian package and tests it in a fresh
+# Debian root (packaging/test-install; RETRACKER_SKIP_INSTALL_TEST=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,10 +36,18 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
+
+if [ "${RETRACKER_SKIP_FUZZ:-}" = 1 ]; then
+  echo "== fuzz/run skipped (RETRACKER_SKIP_FUZZ=1)"
+else
+  echo "== fuzz/run"
+  fuzz/run
+fi
 
 if [ "${RETRACKER_SKIP_INSTALL_TEST:-}" = 1 ]; then
   echo "== packaging/test-install skipped (RETRACKER_SKIP_INSTALL_TEST=1)"
