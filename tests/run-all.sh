@@ -2,9 +2,10 @@
 # Runs every test of retracker, as README says and CI does: installs what the tests need
 # (Debian packages for the real-client, LAN, browser, storage-fault and package tests, rustfmt
 # and clippy), then checks formatting and lints, runs `cargo test`, then as root the tests that
-# need it (tests/lan.rs: network namespaces; tests/storage_faults.rs: mounts), then builds the
-# Debian package and tests it in a fresh Debian root (packaging/test-install;
-# RETRACKER_SKIP_INSTALL_TEST=1 skips it).
+# need it (tests/lan.rs: network namespaces; tests/storage_faults.rs: mounts), fuzzes the parsers
+# for a bounded time (fuzz/run; RETRACKER_SKIP_FUZZ=1 skips it), then builds the Debian package
+# and tests it in a fresh Debian root (packaging/test-install; RETRACKER_SKIP_INSTALL_TEST=1
+# skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
@@ -68,6 +70,13 @@ echo "== cargo test --test lan --test storage_faults -- --ignored (as root)"
 as_root env PATH="$PATH" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} \
   ${CARGO_HOME:+CARGO_HOME="$CARGO_HOME"} ${RUSTUP_HOME:+RUSTUP_HOME="$RUSTUP_HOME"} \
   cargo test --locked --test lan --test storage_faults -- --ignored
+
+if [ "${RETRACKER_SKIP_FUZZ:-}" = 1 ]; then
+  echo "== fuzz/run skipped (RETRACKER_SKIP_FUZZ=1)"
+else
+  echo "== fuzz/run"
+  fuzz/run
+fi
 
 if [ "${RETRACKER_SKIP_INSTALL_TEST:-}" = 1 ]; then
   echo "== packaging/test-install skipped (RETRACKER_SKIP_INSTALL_TEST=1)"

@@ -32,7 +32,7 @@ pub enum ConfigError {
         error: std::io::Error,
     },
     /// The text is not INI.
-    #[error("{origin}:{line}: {message}")]
+    #[error("{origin}:{line}: {}", printable(.message))]
     Syntax {
         /// The path (or name) of the text.
         origin: String,
@@ -59,10 +59,14 @@ pub enum ConfigError {
 
 /// A value as it can be put between double quotes in a one-line message.
 fn shown(value: &str) -> String {
-    value
-        .chars()
+    printable(value).replace('"', "\\\"")
+}
+
+/// Text from the file (a name, a value) with its control characters escaped, so that a message
+/// naming it stays on one line and sends no escape sequence to the terminal or the log.
+fn printable(text: &str) -> String {
+    text.chars()
         .flat_map(|c| match c {
-            '"' => "\\\"".chars().collect::<Vec<_>>(),
             c if c.is_control() => c.escape_default().collect(),
             c => vec![c],
         })
@@ -147,8 +151,10 @@ pub fn env_warnings<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String>
         };
         let key = rest[section.name.len() + 1..].to_ascii_lowercase();
         out.push(format!(
-            "environment variable {name}: no such key [{}] {key} (ignored{hint})",
-            section.name
+            "environment variable {}: no such key [{}] {} (ignored{hint})",
+            printable(name),
+            section.name,
+            printable(&key)
         ));
     }
     out
@@ -159,7 +165,8 @@ fn apply_block(block: &Block, origin: &str, settings: &mut Settings, warnings: &
     let Some(written) = &block.section else {
         for (key, _) in &block.entries {
             warnings.push(format!(
-                "{origin}: key {key} outside any section (ignored{})",
+                "{origin}: key {} outside any section (ignored{})",
+                printable(key),
                 hint_any_section(key)
             ));
         }
@@ -168,22 +175,24 @@ fn apply_block(block: &Block, origin: &str, settings: &mut Settings, warnings: &
     let Some(section) = keys::find_section(written) else {
         let mut detail = String::new();
         if !block.entries.is_empty() {
-            let names: Vec<&str> = block.entries.iter().map(|(k, _)| k.as_str()).collect();
+            let names: Vec<String> = block.entries.iter().map(|(k, _)| printable(k)).collect();
             detail = format!(" with its keys {}", names.join(", "));
         }
         if let Some(s) = closest(written, SECTIONS.iter().map(|s| s.name)) {
             detail.push_str(&format!("; did you mean [{s}]?"));
         }
         warnings.push(format!(
-            "{origin}: unknown section [{written}] (ignored{detail})"
+            "{origin}: unknown section [{}] (ignored{detail})",
+            printable(written)
         ));
         return;
     };
     for (name, value) in &block.entries {
         let Some(key) = keys::find(section.name, name) else {
             warnings.push(format!(
-                "{origin}: unknown key [{}] {name} (ignored{})",
+                "{origin}: unknown key [{}] {} (ignored{})",
                 section.name,
+                printable(name),
                 hint_in_section(section.name, name)
             ));
             continue;
@@ -311,6 +320,34 @@ mod tests {
                 "environment variable retracker_db_path: no such key [DB] path (ignored; did you mean RETRACKER_DB_PATH?)",
                 "environment variable RETRACKER_STATS_COLOR: no such key [STATS] color (ignored)",
             ]
+        );
+    }
+
+    #[test]
+    fn control_characters_of_the_file_are_escaped_in_warnings() {
+        // Found by fuzz/ (target ini, input "\0="): names went into warnings raw, so a
+        // control character reached the terminal of `--check-config` and the log.
+        assert_eq!(
+            warnings("\0="),
+            ["t.ini: key \\u{0} outside any section (ignored)"]
+        );
+        assert_eq!(
+            warnings("[A\x1bB]\nk\x07 = 1\n[TRACKER]\nport\x1b = 1\n"),
+            [
+                "t.ini: unknown section [A\\u{1b}B] (ignored with its keys k\\u{7}; did you mean [DB]?)",
+                "t.ini: unknown key [TRACKER] port\\u{1b} (ignored; did you mean port?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_of_the_file_are_escaped_in_errors() {
+        // Found by fuzz/ (target ini, input "[\x05]c"): the section name went into the
+        // syntax error raw.
+        assert_eq!(
+            load_str("[\x05]c", "t.ini").unwrap_err().to_string(),
+            "t.ini:1: unexpected text \"c\" after section header [\\u{5}]; put keys on their \
+             own lines"
         );
     }
 

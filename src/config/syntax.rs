@@ -7,7 +7,8 @@
 //!   retracker's bug), and `[TRACKER] ; comment` is a parse error;
 //! - an indented comment line, a line without `=`, or text after `[section]` is glued to the
 //!   next line's key, which then silently goes missing;
-//! - a `[section` without `]` swallows the lines up to the next `]`;
+//! - a `[section` without `]` swallows the lines up to the next `]`, and so does a `[section\]`,
+//!   whose `\]` rust-ini reads as an escaped bracket;
 //! - a value ending in `\` continues on the next line, even with escapes off;
 //! - a UTF-8 byte order mark (Windows editors) hides the first section.
 //!
@@ -103,7 +104,10 @@ fn header(content: &str) -> Result<String, String> {
     if name.is_empty() || name.contains('[') {
         return Err(format!("{content:?} is not a section name"));
     }
-    Ok(format!("[{name}]"))
+    // rust-ini reads `\]` as an escaped `]` even with escapes off, so `[a\]` would swallow the
+    // lines up to the next `]` into its name; a space before the `]` is trimmed again.
+    let guard = if name.ends_with('\\') { " " } else { "" };
+    Ok(format!("[{name}{guard}]"))
 }
 
 /// `key = value` or `key: value`, optionally followed by a comment.
@@ -253,6 +257,25 @@ mod tests {
         assert_eq!(error_line("[T] port = 1\n"), 1);
         assert_eq!(error_line("k = 1\n[T\nport = 1\n[D]\n"), 2);
         assert_eq!(error_line("[]\n"), 1);
+    }
+
+    #[test]
+    fn backslash_before_the_closing_bracket_does_not_swallow_lines() {
+        // Found by fuzz/ (target ini, input "[\\]"): rust-ini failed with "expecting
+        // \"[Some(']')]\" but found EOF." on line 2 of 1, and `[a\]` took the next lines as
+        // part of its name, losing their keys.
+        assert!(parse("[\\]").is_ok());
+        assert_eq!(
+            pairs("[\\]\nk = 1\n"),
+            [(Some("\\".into()), "k".into(), "1".into())]
+        );
+        assert_eq!(
+            pairs("[a\\]\nk = 1\n[b\\\\]\nj = 2\n"),
+            [
+                (Some("a\\".into()), "k".into(), "1".into()),
+                (Some("b\\\\".into()), "j".into(), "2".into()),
+            ]
+        );
     }
 
     #[test]
