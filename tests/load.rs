@@ -5,23 +5,12 @@
 //! (bench/ does that); the 10-minute soak is `bench/soak.sh`.
 
 mod common;
+use common::process::Process;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
 const CONNECTIONS: usize = 10_000;
-
-/// Kills the tracker when the test ends, however it ends.
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Raises the soft open-file limit to what `need` descriptors take (the hard limit, or more as root).
 fn raise_fd_limit(need: u64) {
@@ -38,43 +27,27 @@ fn raise_fd_limit(need: u64) {
     }
 }
 
-/// Starts the binary on 127.0.0.1:0 with a database in `dir`; returns it and its address.
-fn start(dir: &std::path::Path) -> (Kill, SocketAddr) {
+/// Starts the binary on 127.0.0.1:0 with a database in `dir`.
+fn start(dir: &std::path::Path) -> Process {
+    let config = dir.join("config.ini");
     std::fs::write(
-        dir.join("config.ini"),
-        "[TRACKER]\nhost = 127.0.0.1\nport = 0\nudp_port = 0\nmax_connections = 12000\n\
-         [DB]\npath = data/retracker.sqlite\n",
+        &config,
+        format!(
+            "[LOGGING]\nlog_file =\n[TRACKER]\nhost = 127.0.0.1\nport = 0\nudp_port = 0\n\
+             max_connections = 12000\n[DB]\npath = {}\n",
+            dir.join("retracker.sqlite").display()
+        ),
     )
     .unwrap();
-    let mut child = Kill(
-        Command::new(env!("CARGO_BIN_EXE_retracker"))
-            .args(["--config", "config.ini"])
-            .current_dir(dir)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in stderr.by_ref().map_while(Result::ok) {
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split('/').next().unwrap().parse().unwrap();
-            // Keep reading, so that the tracker's log lines never meet a closed pipe.
-            std::thread::spawn(move || stderr.for_each(drop));
-            return (child, addr);
-        }
-        seen.push(line);
-    }
-    panic!("the tracker ended without listening: {seen:#?}");
+    Process::start(&config)
 }
 
 #[test]
 fn ten_thousand_keep_alive_connections_are_held_and_answered() {
     raise_fd_limit(CONNECTIONS as u64 + 512);
     let dir = tempfile::tempdir().unwrap();
-    let (_tracker, addr) = start(dir.path());
+    let tracker = start(dir.path());
+    let addr = tracker.addr;
     println!(
         "load: {CONNECTIONS} connections to http://{addr}/announce?{}",
         query(&id20("load-", 0), 0, 1, 0, "")
