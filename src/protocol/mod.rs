@@ -7,6 +7,8 @@
 //! - [`udp`]: BEP 15 UDP tracker packets (connect, announce with BEP 41 options, scrape, error),
 //!   the announce mapped to the same [`announce::AnnounceRequest`];
 //! - [`bencode`]: the small bencode writer the encoders share (checked against serde_bencode);
+//! - [`bdecode`]: the bencode reader for tracker answers and `.torrent` files (the query tools),
+//!   keeping each dictionary's raw bytes for info hashes;
 //! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client,
 //!   and [`encode_failure`] (BEP 3, with BEP 31 `retry in`), which sends it.
 //!
@@ -17,6 +19,7 @@
 //! (`tests/protocol.rs`, `tests/protocol/`).
 
 pub mod announce;
+pub mod bdecode;
 pub mod bencode;
 pub mod error;
 pub mod peer_id;
