@@ -9,6 +9,7 @@
 //! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
 //! - [`blocklist`]: the operator's blocked addresses, networks and torrents, checked per announce;
 //! - [`access`]: the info-hash allow or deny list file, checked per announce and scrape;
+//! - [`client`]: the tracker client of the query tools (HTTP, HTTPS, UDP announce and scrape);
 //! - [`cli`]: the command line of the binary and the man page generated from it;
 //! - [`stats`]: counters funnelled through one event function, and the census of peers;
 //! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
@@ -21,6 +22,7 @@
 pub mod access;
 pub mod blocklist;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod http;
 pub mod logging;

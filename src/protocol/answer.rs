@@ -238,7 +238,12 @@ fn peer_dict(item: &Value<'_>) -> Result<Peer, AnswerError> {
     let ip = bytes(d, "ip")?
         .and_then(|t| std::str::from_utf8(t).ok())
         .and_then(|t| t.parse::<IpAddr>().ok())
-        .ok_or_else(|| bad("peers", "a list of dictionaries with an IP address in \"ip\""))?;
+        .ok_or_else(|| {
+            bad(
+                "peers",
+                "a list of dictionaries with an IP address in \"ip\"",
+            )
+        })?;
     let port = int(d, "port")?
         .and_then(|p| u16::try_from(p).ok())
         .ok_or_else(|| bad("peers", "a list of dictionaries with a port in \"port\""))?;
@@ -262,8 +267,8 @@ pub fn decode_scrape(body: &[u8]) -> Result<Answer<ScrapeAnswer>, AnswerError> {
     };
     let mut out = Vec::with_capacity(files.entries().len());
     for (hash, stats) in files.entries() {
-        let info_hash = InfoHash::try_from(*hash)
-            .map_err(|_| bad("files", "keyed by 20-byte info hashes"))?;
+        let info_hash =
+            InfoHash::try_from(*hash).map_err(|_| bad("files", "keyed by 20-byte info hashes"))?;
         let stats = stats
             .as_dict()
             .ok_or_else(|| bad("files", "a dictionary of dictionaries"))?;

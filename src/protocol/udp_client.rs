@@ -214,10 +214,8 @@ pub fn parse_reply(p: &[u8], family: Family) -> Result<Reply, ReplyError> {
                 Family::V4 => (4, "6-byte IPv4 peers"),
                 Family::V6 => (16, "18-byte IPv6 peers"),
             };
-            let peers = compact_peers(&p[20..], "peers", ip_len).map_err(|_| ReplyError::Ragged {
-                len: p.len(),
-                what,
-            })?;
+            let peers = compact_peers(&p[20..], "peers", ip_len)
+                .map_err(|_| ReplyError::Ragged { len: p.len(), what })?;
             Ok(Reply::Announce {
                 transaction_id,
                 interval: u32_at(p, 8),

@@ -131,17 +131,36 @@ fn unusable_answers_name_the_key() {
         (b"li1ee", "not a bencoded dictionary"),
         (b"d5:peers0:e", "no \"interval\""),
         (b"d8:interval3:abce", "\"interval\" is not an integer"),
-        (b"d8:intervali1e5:peers5:abcdee", "\"peers\" is not a multiple of 6 bytes"),
-        (b"d8:intervali1e6:peers64:abcde", "\"peers6\" is not a multiple of 18 bytes"),
-        (b"d11:external ip3:abc8:intervali1ee", "\"external ip\" is not 4 or 16 bytes"),
-        (b"d8:intervali1e5:peersld2:ip5:nope!4:porti1eeee", "IP address in \"ip\""),
+        (
+            b"d8:intervali1e5:peers5:abcdee",
+            "\"peers\" is not a multiple of 6 bytes",
+        ),
+        (
+            b"d8:intervali1e6:peers64:abcde",
+            "\"peers6\" is not a multiple of 18 bytes",
+        ),
+        (
+            b"d11:external ip3:abc8:intervali1ee",
+            "\"external ip\" is not 4 or 16 bytes",
+        ),
+        (
+            b"d8:intervali1e5:peersld2:ip5:nope!4:porti1eeee",
+            "IP address in \"ip\"",
+        ),
     ];
     for (body, want) in cases {
         let e = decode_announce(body).unwrap_err().to_string();
-        assert!(e.contains(want), "{e} for {}", String::from_utf8_lossy(body));
+        assert!(
+            e.contains(want),
+            "{e} for {}",
+            String::from_utf8_lossy(body)
+        );
     }
     let e = decode_scrape(b"d5:filesd3:abcd8:completei1eeee").unwrap_err();
     assert!(e.to_string().contains("20-byte"), "{e}");
     let e = decode_scrape(b"de").unwrap_err();
-    assert_eq!(e.to_string(), "no \"files\" and no \"failure reason\" in the answer");
+    assert_eq!(
+        e.to_string(),
+        "no \"files\" and no \"failure reason\" in the answer"
+    );
 }
