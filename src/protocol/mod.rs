@@ -12,6 +12,8 @@
 //! - [`answer`]: the client side of announce and scrape: a tracker's HTTP answers read back
 //!   (the query tools);
 //! - [`udp_client`]: the client side of BEP 15: requests written, replies read (the query tools);
+//! - [`metainfo`]: `.torrent` files (BEP 3, 12, 27, 47, 52): name, files, trackers, v1 and v2
+//!   info hashes;
 //! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client,
 //!   and [`encode_failure`] (BEP 3, with BEP 31 `retry in`), which sends it.
 //!
@@ -26,6 +28,7 @@ pub mod answer;
 pub mod bdecode;
 pub mod bencode;
 pub mod error;
+pub mod metainfo;
 pub mod peer_id;
 pub mod query;
 pub mod scrape;
