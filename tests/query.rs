@@ -109,7 +109,7 @@ fn csv_maps(text: &str) -> Vec<std::collections::HashMap<String, String>> {
 async fn leechers(t: &Tracker) -> i64 {
     let r = t.get(&format!("/scrape?info_hash={}", pct(&hash()))).await;
     let files = r.dict().dict("files");
-    match files.0.get(&hash().to_vec()) {
+    match files.0.get(hash().as_slice()) {
         Some(serde_bencode::value::Value::Dict(d)) => match d.get(&b"incomplete"[..]) {
             Some(serde_bencode::value::Value::Int(n)) => *n,
             other => panic!("incomplete: {other:?}"),
