@@ -1069,3 +1069,38 @@ async fn watch_records_and_report_exports() {
     let out = report(&t.db, "csv");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_a_watch_with_the_file_closed() {
+    let t = Tracker::start_udp(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("polls.csv");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_retracker"))
+        .args([
+            "query",
+            &format!("udp://{}", t.udp_addr()),
+            "--info-hash",
+            HASH,
+        ])
+        .args(["--watch", "0.1", "--record", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Poll the file (no sleep for readiness): two recorded polls, then SIGTERM.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&file).map_or(0, |s| s.lines().count()) < 3 {
+        assert!(std::time::Instant::now() < deadline, "no polls recorded");
+        tokio::task::yield_now().await;
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let out = report(&file, "json");
+    assert!(out.status.success());
+    let polls: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(polls.len() >= 2);
+    assert!(polls.iter().all(|p| p["status"] == "ok"));
+}
