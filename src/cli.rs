@@ -237,6 +237,11 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
     );
     item(
         &mut r,
+        [bold("RETRACKER_PASSWORD")],
+        "The web UI password for add-torrent --url (else it is read from the terminal).",
+    );
+    item(
+        &mut r,
         [bold("RUST_LOG")],
         "Extra log filter directives (tracing EnvFilter syntax), added after [LOGGING] level.",
     );

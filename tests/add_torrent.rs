@@ -78,12 +78,16 @@ async fn names_are_shown(t: &Tracker) {
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let row = |h: &str| rows.iter().find(|r| r[0] == h).cloned();
     for h in [HYBRID_V1, HYBRID_V2] {
-        assert_eq!(row(h).map(|r| (r[1], r[2])), Some(("payload.bin", "1048576")), "{csv}");
+        assert_eq!(
+            row(h).map(|r| (r[1], r[2])),
+            Some(("payload.bin", "1048576")),
+            "{csv}"
+        );
     }
     assert_eq!(row(UNKNOWN).map(|r| (r[1], r[2])), Some(("", "")), "{csv}");
 
-    let list: Vec<Value> = serde_json::from_slice(&get(t, "/export/torrents.json").await.body)
-        .unwrap();
+    let list: Vec<Value> =
+        serde_json::from_slice(&get(t, "/export/torrents.json").await.body).unwrap();
     let item = |h: &str| list.iter().find(|v| v["info_hash"] == h).cloned().unwrap();
     for h in [HYBRID_V1, HYBRID_V2] {
         assert_eq!(item(h)["name"], "payload.bin");
@@ -124,7 +128,12 @@ async fn the_api_checks_login_then_type_then_the_torrent_and_names_show() {
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").is_some());
     let wrong = basic("admin", "wrong");
-    assert_eq!(post(&t, &[torrent_type, ("Authorization", &wrong)], &hybrid).await.status, 401);
+    assert_eq!(
+        post(&t, &[torrent_type, ("Authorization", &wrong)], &hybrid)
+            .await
+            .status,
+        401
+    );
     // A browser session is not enough: basic auth only (the CSRF defence).
     let browser = Browser::login(t.addr).await;
     let r = post(&t, &[torrent_type, ("Cookie", &browser.cookie)], &hybrid).await;
@@ -133,13 +142,29 @@ async fn the_api_checks_login_then_type_then_the_torrent_and_names_show() {
     let form = ("Content-Type", "application/x-www-form-urlencoded");
     let r = post(&t, &[form, ("Authorization", &auth)], &hybrid).await;
     assert_eq!(r.status, 415);
-    assert!(json(&r)["error"].as_str().unwrap().contains("application/x-bittorrent"));
+    assert!(json(&r)["error"]
+        .as_str()
+        .unwrap()
+        .contains("application/x-bittorrent"));
 
-    let r = post(&t, &[torrent_type, ("Authorization", &auth)], b"<html>not a torrent").await;
+    let r = post(
+        &t,
+        &[torrent_type, ("Authorization", &auth)],
+        b"<html>not a torrent",
+    )
+    .await;
     assert_eq!(r.status, 400);
     let error = json(&r)["error"].as_str().unwrap().to_owned();
-    assert!(error.starts_with("not a torrent file: not valid bencode"), "{error}");
-    let r = post(&t, &[torrent_type, ("Authorization", &auth)], b"d4:infod4:name1:xee").await;
+    assert!(
+        error.starts_with("not a torrent file: not valid bencode"),
+        "{error}"
+    );
+    let r = post(
+        &t,
+        &[torrent_type, ("Authorization", &auth)],
+        b"d4:infod4:name1:xee",
+    )
+    .await;
     assert_eq!(json(&r)["error"], "info.piece length missing");
 
     // A declared length over the cap is refused from the headers (no body is sent).
@@ -154,8 +179,8 @@ async fn the_api_checks_login_then_type_then_the_torrent_and_names_show() {
     assert_eq!(parse_response(&raw).0.status, 413);
 
     // Nothing was stored by the refused requests.
-    let list: Vec<Value> = serde_json::from_slice(&get(&t, "/export/torrents.json").await.body)
-        .unwrap();
+    let list: Vec<Value> =
+        serde_json::from_slice(&get(&t, "/export/torrents.json").await.body).unwrap();
     assert!(list.iter().all(|v| v["name"] == ""), "{list:?}");
 
     let r = post(&t, &[torrent_type, ("Authorization", &auth)], &hybrid).await;
@@ -203,8 +228,10 @@ async fn add_torrent_url_posts_each_file_with_the_password_from_the_environment(
     );
     let stderr = text(&out.stderr);
     assert!(
-        stderr.starts_with(&format!("retracker add-torrent: {}: {url}: HTTP 400: ", bad.display()))
-            && stderr.contains("not a dictionary"),
+        stderr.starts_with(&format!(
+            "retracker add-torrent: {}: {url}: HTTP 400: ",
+            bad.display()
+        )) && stderr.contains("not a dictionary"),
         "{stderr}"
     );
     names_are_shown(&t).await;
@@ -225,14 +252,22 @@ async fn add_torrent_url_posts_each_file_with_the_password_from_the_environment(
     let out = retracker(https, vec![]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("https:// is not supported"));
-    let out = retracker(vec!["add-torrent".into(), "--url".into(), url.clone()], vec![]).await;
+    let out = retracker(
+        vec!["add-torrent".into(), "--url".into(), url.clone()],
+        vec![],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "--url without --user");
 }
 
 /// A config file for the binary whose database is `db`.
 fn config_for(dir: &Path, db: &Path, kind: &str) -> PathBuf {
     let path = dir.join("config.ini");
-    std::fs::write(&path, format!("[DB]\ntype = {kind}\npath = {}\n", db.display())).unwrap();
+    std::fs::write(
+        &path,
+        format!("[DB]\ntype = {kind}\npath = {}\n", db.display()),
+    )
+    .unwrap();
     path
 }
 
@@ -263,7 +298,11 @@ async fn add_torrent_writes_the_database_of_a_running_tracker() {
     // The comment and creator are stored too (read back through the storage API).
     let storage = retracker::storage::Storage::open(&t.db, 1).unwrap();
     let hash: [u8; 20] = unhex(HYBRID_V1).try_into().unwrap();
-    let meta = storage.torrent_meta(&[hash]).unwrap().remove(&hash).unwrap();
+    let meta = storage
+        .torrent_meta(&[hash])
+        .unwrap()
+        .remove(&hash)
+        .unwrap();
     assert_eq!((meta.files, meta.piece_length), (Some(1), Some(65536)));
 
     // A database that does not exist is not created; an in-memory one cannot be reached.
@@ -282,7 +321,10 @@ async fn add_torrent_writes_the_database_of_a_running_tracker() {
     };
     let out = run(cfg).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("the database does not exist"), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("the database does not exist"),
+        "{out:?}"
+    );
     assert!(!missing.exists());
     let out = run(config_for(dir.path(), &missing, "memory")).await;
     assert_eq!(out.status.code(), Some(2));
@@ -310,7 +352,10 @@ async fn root_refuses_a_database_owned_by_the_service_user() {
     .await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("sudo -u") && stderr.contains("--url"), "{stderr}");
+    assert!(
+        stderr.contains("sudo -u") && stderr.contains("--url"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::metadata(&db).unwrap().uid(), 65534);
     let wal = dir.path().join("retracker.sqlite-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().uid() != 0);

@@ -62,9 +62,7 @@ fn blocks(stdout: &str) -> Vec<HashMap<String, Vec<String>>> {
             if !key.is_empty() {
                 last = key.to_owned();
             }
-            map.entry(last.clone())
-                .or_default()
-                .push(value.to_owned());
+            map.entry(last.clone()).or_default().push(value.to_owned());
         }
         out.push(map);
     }
@@ -172,11 +170,19 @@ fn a_bad_file_is_named_the_others_are_printed_and_the_exit_status_is_1() {
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(lines[0].starts_with(&format!("retracker torrent-info: {}: ", garbage.display())));
     assert!(lines[0].contains("info.piece length missing"), "{stderr}");
-    assert!(lines[1].contains("missing.torrent: cannot read"), "{stderr}");
+    assert!(
+        lines[1].contains("missing.torrent: cannot read"),
+        "{stderr}"
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains(FIXTURES[0].1), "{stdout}");
 
-    let out = run(&[os("torrent-info"), os("--format"), os("xml"), good.as_os_str()]);
+    let out = run(&[
+        os("torrent-info"),
+        os("--format"),
+        os("xml"),
+        good.as_os_str(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "a usage error");
 }
 
@@ -211,7 +217,10 @@ fn a_long_file_list_is_capped_unless_asked_for() {
     assert_eq!(b["files"].len(), 1 + 20 + 1, "{stdout}");
     assert_eq!(b["files"][21], "... and 5 more (--files lists all)");
     let total: i64 = (0..25).map(|i| 1000 + i).sum();
-    assert!(one(b, "size").starts_with(&format!("{total} (")), "{stdout}");
+    assert!(
+        one(b, "size").starts_with(&format!("{total} (")),
+        "{stdout}"
+    );
     assert_eq!(one(b, "trackers"), "-");
 
     let out = run(&[os("torrent-info"), os("--files"), path.as_os_str()]);
@@ -243,7 +252,12 @@ fn the_v1_fixtures_agree_with_transmission_show() {
             eprintln!("transmission-show is not installed (apt install transmission-cli): skipping the cross-check");
             return;
         };
-        let out = run(&[os("torrent-info"), os("--format"), os("json"), path.as_os_str()]);
+        let out = run(&[
+            os("torrent-info"),
+            os("--format"),
+            os("json"),
+            path.as_os_str(),
+        ]);
         let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
         let ours = &list[0];
         assert_eq!(theirs["Hash"], *v1, "{file}");

@@ -307,7 +307,10 @@ impl Storage {
         for h in hashes {
             let meta = stmt
                 .query_row([&h[..]], |r| {
-                    let n = |i| r.get::<_, Option<i64>>(i).map(|v| v.map(|v| v.max(0) as u64));
+                    let n = |i| {
+                        r.get::<_, Option<i64>>(i)
+                            .map(|v| v.map(|v| v.max(0) as u64))
+                    };
                     Ok(TorrentMeta {
                         name: r.get(0)?,
                         size: n(1)?,

@@ -190,7 +190,11 @@ fn through_api(args: &AddTorrentArgs, url: &str) -> ExitCode {
         if answer.status == 200 {
             let hashes: Vec<String> = json["stored"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|h| h.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             println!(
                 "{}",
@@ -200,7 +204,13 @@ fn through_api(args: &AddTorrentArgs, url: &str) -> ExitCode {
         }
         failed = true;
         let why = json["error"].as_str().map_or_else(
-            || String::from_utf8_lossy(&answer.body).trim().chars().take(200).collect(),
+            || {
+                String::from_utf8_lossy(&answer.body)
+                    .trim()
+                    .chars()
+                    .take(200)
+                    .collect()
+            },
             str::to_owned,
         );
         fail(format_args!(

@@ -186,7 +186,10 @@ mod tests {
         assert_eq!((e.host.as_str(), e.port), ("tracker.lan", 8080));
         assert_eq!(e.target, "/api/torrents");
         let e = Endpoint::parse("http://[::1]:81/rt/").unwrap();
-        assert_eq!((e.host.as_str(), e.port, e.authority.as_str()), ("::1", 81, "[::1]:81"));
+        assert_eq!(
+            (e.host.as_str(), e.port, e.authority.as_str()),
+            ("::1", 81, "[::1]:81")
+        );
         assert_eq!(e.target, "/rt/api/torrents");
         assert_eq!(Endpoint::parse("http://h").unwrap().port, 80);
         for (bad, why) in [

@@ -125,7 +125,10 @@ pub fn text(path: &Path, m: &Metainfo, list_all: bool) -> String {
         LISTED_FILES
     };
     for f in m.files.iter().take(shown) {
-        line("", &format!("{}  {}", printable(&f.display_path()), size(f.length)));
+        line(
+            "",
+            &format!("{}  {}", printable(&f.display_path()), size(f.length)),
+        );
     }
     if m.files.len() > shown {
         line(
@@ -136,7 +139,10 @@ pub fn text(path: &Path, m: &Metainfo, list_all: bool) -> String {
     if m.pad_files > 0 {
         line(
             "pad files",
-            &format!("{} of {} bytes, not counted (BEP 47)", m.pad_files, m.pad_size),
+            &format!(
+                "{} of {} bytes, not counted (BEP 47)",
+                m.pad_files, m.pad_size
+            ),
         );
     }
     line("piece length", &size(m.piece_length));
@@ -166,7 +172,10 @@ pub fn text(path: &Path, m: &Metainfo, list_all: bool) -> String {
         &m.created_by.as_deref().map_or_else(none, printable),
     );
     line("creation date", &m.creation_date.map_or_else(none, date));
-    line("comment", &m.comment.as_deref().map_or_else(none, printable));
+    line(
+        "comment",
+        &m.comment.as_deref().map_or_else(none, printable),
+    );
     line(
         "info hash v1",
         &m.info_hash_v1.map_or_else(none, |h| hex(&h)),

@@ -192,7 +192,14 @@ async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u
         return Ok(json_download("torrents.json", &Value::Array(list)));
     }
     let body = csv(
-        &["info_hash", "name", "size", "seeders", "leechers", "completed"],
+        &[
+            "info_hash",
+            "name",
+            "size",
+            "seeders",
+            "leechers",
+            "completed",
+        ],
         swarms.iter().map(|s| {
             vec![
                 hex(&s.info_hash),

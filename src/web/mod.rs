@@ -198,7 +198,7 @@ pub fn routes(
     let upload_web = Arc::clone(&web);
     let upload = warp::post()
         .and(warp::path!("api" / "torrents"))
-        .and(common.clone())
+        .and(common)
         .and(warp::body::stream())
         .then(
             move |path: FullPath,

@@ -123,7 +123,8 @@ where
     let mut body = std::pin::pin!(body);
     let mut out = BytesMut::with_capacity(declared.min(MAX_TORRENT_BYTES) as usize);
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| WebError::BadRequest(format!("reading the body: {e}")))?;
+        let mut chunk =
+            chunk.map_err(|e| WebError::BadRequest(format!("reading the body: {e}")))?;
         if (out.len() + chunk.remaining()) as u64 > MAX_TORRENT_BYTES {
             return Err(WebError::PayloadTooLarge(MAX_TORRENT_BYTES));
         }
