@@ -14,8 +14,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match &cli.command {
         Some(Command::HashPassword) => return hash_password(),
+        Some(Command::TorrentInfo(args)) => return retracker::torrent::info::run(args),
+        Some(Command::AddTorrent(args)) => {
+            return retracker::torrent::add::run(args, &cli.config_path())
+        }
         Some(Command::Manpage) => {
             print!("{}", retracker::cli::man_page());
             return ExitCode::SUCCESS;

@@ -9,6 +9,8 @@
 //! - [`bencode`]: the small bencode writer the encoders share (checked against serde_bencode);
 //! - [`bdecode`]: the bencode reader for tracker answers and `.torrent` files (the query tools),
 //!   keeping each dictionary's raw bytes for info hashes;
+//! - [`metainfo`]: `.torrent` files (BEP 3, 12, 27, 47, 52): name, files, trackers, v1 and v2
+//!   info hashes;
 //! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client,
 //!   and [`encode_failure`] (BEP 3, with BEP 31 `retry in`), which sends it.
 //!
@@ -22,6 +24,7 @@ pub mod announce;
 pub mod bdecode;
 pub mod bencode;
 pub mod error;
+pub mod metainfo;
 pub mod peer_id;
 pub mod query;
 pub mod scrape;

@@ -7,6 +7,7 @@
 //! Errors: [`StorageError`]; each names the database file.
 
 mod admin;
+pub use admin::TorrentMeta;
 mod pool;
 pub mod schema;
 #[cfg(test)]
