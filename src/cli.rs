@@ -23,7 +23,7 @@ pub struct Cli {
 
     /// Configuration file (INI; the Python retracker's config.ini is accepted as is)
     /// [default: config/config.ini if it exists, else /etc/retracker/config.ini].
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, value_name = "PATH", global = true)]
     pub config: Option<PathBuf>,
 
     /// Validate the configuration, print the effective settings and exit (0 valid, 2 invalid).
@@ -43,9 +43,57 @@ pub enum Command {
     Query(crate::query::args::QueryArgs),
     /// Export a recording of `retracker query --watch --record FILE` as CSV or JSON.
     Report(crate::query::args::ReportArgs),
+    /// Print what .torrent files hold: name, size, files, piece length, private flag,
+    /// trackers, creator, the v1 info hash and the v2 hash (full and truncated to 20 bytes).
+    TorrentInfo(TorrentInfoArgs),
+    /// Store the name, size, file count, piece length, comment and creator of .torrent files in
+    /// the tracker's database (for the v1 hash and the truncated v2 hash), so the stats page and
+    /// exports show names: directly in the database of the configuration (-c), or through the
+    /// web API with --url.
+    AddTorrent(AddTorrentArgs),
     /// Print the man page retracker(8) in roff (used to build the Debian package).
     #[command(hide = true)]
     Manpage,
+}
+
+/// How `torrent-info` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum InfoFormat {
+    /// `key: value` lines, a blank line between torrents.
+    #[default]
+    Text,
+    /// One JSON array, an object per torrent.
+    Json,
+}
+
+/// `retracker torrent-info`.
+#[derive(clap::Args, Debug, PartialEq)]
+pub struct TorrentInfoArgs {
+    /// The .torrent files.
+    #[arg(required = true, value_name = "FILE.torrent")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: InfoFormat,
+    /// List every file (text output lists the first 20 of a torrent; JSON always has all).
+    #[arg(long = "files")]
+    pub list_all: bool,
+}
+
+/// `retracker add-torrent`.
+#[derive(clap::Args, Debug, PartialEq)]
+pub struct AddTorrentArgs {
+    /// The .torrent files.
+    #[arg(required = true, value_name = "FILE.torrent")]
+    pub files: Vec<PathBuf>,
+    /// Send the files to a running tracker's web API (POST /api/torrents) instead of writing
+    /// the database, e.g. http://tracker.lan:8080. The password is read from
+    /// RETRACKER_PASSWORD, else from the terminal without echo (never from the command line).
+    #[arg(long, value_name = "URL", requires = "user")]
+    pub url: Option<String>,
+    /// The web UI account for --url ([STATS] access_username).
+    #[arg(long, value_name = "USER", requires = "url")]
+    pub user: Option<String>,
 }
 
 impl Cli {
@@ -192,6 +240,11 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
             italic("KEY"),
         ],
         "Overrides one configuration key, for example RETRACKER_TRACKER_PORT=6969.",
+    );
+    item(
+        &mut r,
+        [bold("RETRACKER_PASSWORD")],
+        "The web UI password for add-torrent --url (else it is read from the terminal).",
     );
     item(
         &mut r,

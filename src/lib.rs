@@ -18,6 +18,7 @@
 //! - [`tls`]: the HTTPS certificate, loaded at start and swapped on reload;
 //! - [`udp`]: the BEP 15 UDP tracker: stateless connection ids, then the same announce core as HTTP;
 //! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks;
+//! - [`torrent`]: the `.torrent` commands `torrent-info` and `add-torrent`;
 //! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`).
 
 pub mod access;
@@ -38,5 +39,6 @@ pub mod stats;
 pub mod storage;
 pub mod swarm;
 pub mod tls;
+pub mod torrent;
 pub mod udp;
 pub mod web;

@@ -14,10 +14,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match &cli.command {
         Some(Command::HashPassword) => return hash_password(),
         Some(Command::Query(args)) => return retracker::query::main(args),
         Some(Command::Report(args)) => return retracker::query::report::main(args),
+        Some(Command::TorrentInfo(args)) => return retracker::torrent::info::run(args),
+        Some(Command::AddTorrent(args)) => {
+            return retracker::torrent::add::run(args, &cli.config_path())
+        }
         Some(Command::Manpage) => {
             print!("{}", retracker::cli::man_page());
             return ExitCode::SUCCESS;

@@ -64,12 +64,13 @@ echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
-# The tests that need root: network namespaces (LAN) and mounts (a tmpfs, an ext4 image on a
-# loop device). Plain `cargo test` skips them as ignored.
-echo "== cargo test --test lan --test storage_faults -- --ignored (as root)"
+# The tests that need root: network namespaces (LAN), mounts (a tmpfs, an ext4 image on a
+# loop device) and add-torrent run as root on a database of another user. Plain `cargo test`
+# skips them as ignored.
+echo "== cargo test --test lan --test storage_faults --test add_torrent -- --ignored (as root)"
 as_root env PATH="$PATH" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} \
   ${CARGO_HOME:+CARGO_HOME="$CARGO_HOME"} ${RUSTUP_HOME:+RUSTUP_HOME="$RUSTUP_HOME"} \
-  cargo test --locked --test lan --test storage_faults -- --ignored
+  cargo test --locked --test lan --test storage_faults --test add_torrent -- --ignored
 
 if [ "${RETRACKER_SKIP_FUZZ:-}" = 1 ]; then
   echo "== fuzz/run skipped (RETRACKER_SKIP_FUZZ=1)"

@@ -960,7 +960,7 @@ async fn exports_and_api_need_credentials_and_match_the_swarm() {
     // torrents.csv: names quoted as needed, formulas neutralised.
     let r = api(&t, "/export/torrents.csv").await;
     let doc = String::from_utf8(r.body).unwrap();
-    assert!(doc.starts_with("info_hash,name,seeders,leechers,completed\r\n"));
+    assert!(doc.starts_with("info_hash,name,size,seeders,leechers,completed\r\n"));
     let records = csv_records(&doc);
     assert_eq!(records.len(), 3);
     for h in [H1, H2, H3] {

@@ -29,8 +29,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Runs `retracker query`.
-pub fn main(args: QueryArgs) -> ExitCode {
-    let plan = match Plan::new(&args) {
+pub fn main(args: &QueryArgs) -> ExitCode {
+    let plan = match Plan::new(args) {
         Ok(p) => p,
         Err(e) => return usage(&e),
     };
@@ -66,10 +66,10 @@ pub fn main(args: QueryArgs) -> ExitCode {
         }
     };
     if let (Some(every), Some(record)) = (args.watch, &args.record) {
-        return runtime.block_on(watch::run(client, &plan, &args, every, record));
+        return runtime.block_on(watch::run(client, &plan, args, every, record));
     }
-    let rows = runtime.block_on(run_once(client, &plan, &args));
-    print!("{}", render_rows(&rows, &plan, &args));
+    let rows = runtime.block_on(run_once(client, &plan, args));
+    print!("{}", render_rows(&rows, &plan, args));
     exit_status(&rows)
 }
 

@@ -10,7 +10,7 @@ use crate::storage::record::{Poll, Recording};
 use std::process::ExitCode;
 
 /// Runs `retracker report`.
-pub fn main(args: ReportArgs) -> ExitCode {
+pub fn main(args: &ReportArgs) -> ExitCode {
     let name = args.file.display().to_string();
     let bytes = match std::fs::read(&args.file) {
         Ok(b) => b,

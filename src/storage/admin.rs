@@ -1,13 +1,50 @@
 //! The web UI's tables: settings (the session secret), history snapshots, the blocklist,
-//! sessions revoked by logout, and torrent names. None of this is on the announce path: the web
+//! sessions revoked by logout, and torrent metadata (names, sizes) from `.torrent` files. None of this is on the announce path: the web
 //! handlers call it from blocking threads.
 
 use super::{Storage, StorageError};
 use crate::blocklist::{BlockEntry, BlockTarget};
+use crate::protocol::metainfo::Metainfo;
 use crate::protocol::InfoHash;
 use crate::stats::Snapshot;
 use rusqlite::{params, OptionalExtension};
 use std::collections::HashMap;
+
+/// What `torrent_meta` keeps of a `.torrent` file (`retracker add-torrent`, `POST
+/// /api/torrents`); `None` where it is not known (a name set alone).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorrentMeta {
+    /// Display name.
+    pub name: String,
+    /// Payload bytes (pad files excluded).
+    pub size: Option<u64>,
+    /// Payload files.
+    pub files: Option<u64>,
+    /// Piece length in bytes.
+    pub piece_length: Option<u64>,
+    /// The torrent's comment.
+    pub comment: Option<String>,
+    /// The program that made it.
+    pub created_by: Option<String>,
+}
+
+impl From<&Metainfo> for TorrentMeta {
+    fn from(m: &Metainfo) -> Self {
+        TorrentMeta {
+            name: m.name.clone(),
+            size: Some(m.total_size),
+            files: Some(m.files.len() as u64),
+            piece_length: Some(m.piece_length),
+            comment: m.comment.clone(),
+            created_by: m.created_by.clone(),
+        }
+    }
+}
+
+/// SQLite integers are signed: sizes past `i64::MAX` (no real torrent) are stored as that.
+fn sql_int(n: Option<u64>) -> Option<i64> {
+    n.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
 
 impl Storage {
     /// The value of setting `name`; when there is none yet, stores `initial` and returns it.
@@ -196,7 +233,7 @@ impl Storage {
         Ok(out)
     }
 
-    /// Stores the display name (and what else is known) of a torrent.
+    /// Stores the display name of a torrent (keeping the rest of its metadata).
     pub fn set_torrent_name(
         &self,
         info_hash: &InfoHash,
@@ -211,6 +248,85 @@ impl Storage {
             )
             .map_err(|e| self.sqlite(e))?;
         Ok(())
+    }
+
+    /// Stores `meta` under each of `hashes` (a hybrid torrent's v1 hash and truncated v2 hash),
+    /// in one transaction, replacing what was stored for them; `added` is kept from the first
+    /// time. Safe while the tracker runs: the write waits for the tracker's (busy timeout).
+    pub fn set_torrent_meta(
+        &self,
+        hashes: &[InfoHash],
+        meta: &TorrentMeta,
+        added: u32,
+    ) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO torrent_meta
+                        (info_hash, name, size, files, piece_length, comment, created_by, added)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (info_hash) DO UPDATE SET
+                        name = excluded.name, size = excluded.size, files = excluded.files,
+                        piece_length = excluded.piece_length, comment = excluded.comment,
+                        created_by = excluded.created_by",
+                )
+                .map_err(|e| self.sqlite(e))?;
+            for h in hashes {
+                upsert
+                    .execute(params![
+                        &h[..],
+                        meta.name,
+                        sql_int(meta.size),
+                        sql_int(meta.files),
+                        sql_int(meta.piece_length),
+                        meta.comment,
+                        meta.created_by,
+                        added
+                    ])
+                    .map_err(|e| self.sqlite(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.sqlite(e))
+    }
+
+    /// The stored metadata of the torrents in `hashes` that have some.
+    pub fn torrent_meta(
+        &self,
+        hashes: &[InfoHash],
+    ) -> Result<HashMap<InfoHash, TorrentMeta>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT name, size, files, piece_length, comment, created_by
+                 FROM torrent_meta WHERE info_hash = ?1",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let mut out = HashMap::new();
+        for h in hashes {
+            let meta = stmt
+                .query_row([&h[..]], |r| {
+                    let n = |i| {
+                        r.get::<_, Option<i64>>(i)
+                            .map(|v| v.map(|v| v.max(0) as u64))
+                    };
+                    Ok(TorrentMeta {
+                        name: r.get(0)?,
+                        size: n(1)?,
+                        files: n(2)?,
+                        piece_length: n(3)?,
+                        comment: r.get(4)?,
+                        created_by: r.get(5)?,
+                    })
+                })
+                .optional()
+                .map_err(|e| self.sqlite(e))?;
+            if let Some(meta) = meta {
+                out.insert(*h, meta);
+            }
+        }
+        Ok(out)
     }
 
     /// Completed downloads of every torrent ever stored (all time, not only live swarms).

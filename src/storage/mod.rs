@@ -8,6 +8,7 @@
 //! Errors: [`StorageError`]; each names the database file.
 
 mod admin;
+pub use admin::TorrentMeta;
 mod pool;
 pub mod record;
 pub mod schema;

@@ -222,6 +222,26 @@ fn web_ui_tables_round_trip_in_a_file_and_in_memory() {
         let names = s.torrent_names(&[[1; 20], [2; 20]]).unwrap();
         assert_eq!(names.len(), 1);
         assert_eq!(names[&[1; 20]], "debian.iso");
+        let meta = TorrentMeta {
+            name: "album".into(),
+            size: Some(u64::MAX),
+            files: Some(3),
+            piece_length: Some(16384),
+            comment: Some("c".into()),
+            created_by: None,
+        };
+        s.set_torrent_meta(&[[1; 20], [3; 20]], &meta, 2).unwrap();
+        let stored = s.torrent_meta(&[[1; 20], [2; 20], [3; 20]]).unwrap();
+        let clamped = TorrentMeta {
+            size: Some(i64::MAX as u64),
+            ..meta
+        };
+        assert_eq!(stored.len(), 2);
+        assert_eq!(stored[&[1; 20]], clamped);
+        assert_eq!(stored[&[3; 20]], clamped);
+        assert_eq!(s.torrent_names(&[[3; 20]]).unwrap()[&[3; 20]], "album");
+        s.set_torrent_name(&[3; 20], "renamed", 3).unwrap();
+        assert_eq!(s.torrent_meta(&[[3; 20]]).unwrap()[&[3; 20]].files, Some(3));
         assert_eq!(s.completed_total().unwrap(), 0);
     }
     assert!(Storage::open(&path, 1).unwrap().size_bytes() > 0);

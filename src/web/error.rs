@@ -29,6 +29,12 @@ pub enum WebError {
     /// Malformed input.
     #[error("{0}")]
     BadRequest(String),
+    /// A body of the wrong content type (the message says which is expected).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A body larger than the limit (in bytes).
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(u64),
     /// No such page.
     #[error("no such page")]
     NotFound,
@@ -53,6 +59,8 @@ impl WebError {
             WebError::Csrf | WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            WebError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             WebError::Storage(_) | WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

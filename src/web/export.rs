@@ -13,6 +13,7 @@ use super::peers::{self, Filter, SortKey};
 use super::{format, overview, reply, Req, Web};
 use crate::protocol::peer_id::client_software;
 use crate::protocol::InfoHash;
+use crate::storage::TorrentMeta;
 use http::{Method, Response};
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -60,6 +61,7 @@ pub async fn handle(web: &Arc<Web>, req: &Req) -> Result<Response<Vec<u8>>, WebE
     let known = matches!(
         req.path.as_str(),
         "/api/stats"
+            | "/api/torrents"
             | "/export/peers.csv"
             | "/export/peers.json"
             | "/export/torrents.csv"
@@ -78,6 +80,8 @@ pub async fn handle(web: &Arc<Web>, req: &Req) -> Result<Response<Vec<u8>>, WebE
         "/export/peers.json" => peers_export(web, req, true).await,
         "/export/torrents.csv" => torrents_export(web, false).await,
         "/export/torrents.json" => torrents_export(web, true).await,
+        // POST is routed before the login (web/torrents.rs); other methods end here.
+        "/api/torrents" => Err(WebError::MethodNotAllowed),
         _ => Err(WebError::NotFound),
     }
 }
@@ -149,7 +153,8 @@ async fn peers_export(
     ))
 }
 
-/// Every swarm in memory, most peers first (then by hash), with its name when known.
+/// Every swarm in memory, most peers first (then by hash), with its name and payload size
+/// when known (`retracker add-torrent`); an unknown size is an empty CSV field, JSON `null`.
 async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u8>>, WebError> {
     let w = Arc::clone(web);
     let swarms = tokio::task::spawn_blocking(move || {
@@ -167,8 +172,9 @@ async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u
     .await
     .map_err(|e| WebError::Internal(e.to_string()))?;
     let hashes: Vec<InfoHash> = swarms.iter().map(|s| s.info_hash).collect();
-    let names: HashMap<InfoHash, String> = web.db(move |s| s.torrent_names(&hashes)).await?;
-    let name = |h: &InfoHash| names.get(h).map_or("", String::as_str);
+    let meta: HashMap<InfoHash, TorrentMeta> = web.db(move |s| s.torrent_meta(&hashes)).await?;
+    let name = |h: &InfoHash| meta.get(h).map_or("", |m| m.name.as_str());
+    let size = |h: &InfoHash| meta.get(h).and_then(|m| m.size);
     if as_json {
         let list: Vec<Value> = swarms
             .iter()
@@ -176,6 +182,7 @@ async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u
                 json!({
                     "info_hash": hex(&s.info_hash),
                     "name": name(&s.info_hash),
+                    "size": size(&s.info_hash),
                     "seeders": s.complete,
                     "leechers": s.incomplete,
                     "completed": s.downloaded,
@@ -185,11 +192,19 @@ async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u
         return Ok(json_download("torrents.json", &Value::Array(list)));
     }
     let body = csv(
-        &["info_hash", "name", "seeders", "leechers", "completed"],
+        &[
+            "info_hash",
+            "name",
+            "size",
+            "seeders",
+            "leechers",
+            "completed",
+        ],
         swarms.iter().map(|s| {
             vec![
                 hex(&s.info_hash),
                 name(&s.info_hash).to_owned(),
+                size(&s.info_hash).map_or_else(String::new, |n| n.to_string()),
                 s.complete.to_string(),
                 s.incomplete.to_string(),
                 s.downloaded.to_string(),

@@ -4,7 +4,8 @@
 //! [`routes`] claims only the UI's own paths, so everything else falls through to the tracker.
 //! Every request goes through [`dispatch`], the one routing table, and every page but `/login`
 //! through [`guard`]: a session cookie or HTTP basic auth, else 303 to `/login` (pages) or 401
-//! (API, exports, metrics). Templates are compiled in (askama, `templates/`), CSS is inlined and
+//! (API, exports, metrics). `POST /api/torrents` ([`torrents`]) takes `.torrent` files from
+//! `retracker add-torrent --url` (basic auth only). Templates are compiled in (askama, `templates/`), CSS is inlined and
 //! there is no JavaScript, so the UI works on a LAN without Internet.
 //!
 //! Errors: [`error::WebError`], turned into an HTTP status and a short page in one place.
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod overview;
 pub mod peers;
 pub mod reply;
+pub mod torrents;
 
 use crate::blocklist::Blocklist;
 use crate::http::{unix_now, ConnAddr, Tls};
@@ -192,6 +194,35 @@ pub fn routes(
         .and(common)
         .and(warp::body::content_length_limit(MAX_FORM_BYTES))
         .and(warp::body::bytes());
+    // POST /api/torrents reads its (large) body itself, after the login: see torrents.rs.
+    let upload_web = Arc::clone(&web);
+    let upload = warp::post()
+        .and(warp::path!("api" / "torrents"))
+        .and(common)
+        .and(warp::body::stream())
+        .then(
+            move |path: FullPath,
+                  query,
+                  conn: Option<ConnAddr>,
+                  tls: Option<Tls>,
+                  headers: HeaderMap,
+                  body| {
+                let web = Arc::clone(&upload_web);
+                async move {
+                    let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+                    let req = Req {
+                        method: Method::POST,
+                        path: path.as_str().to_owned(),
+                        query,
+                        client: web.client_address(socket.ip(), &headers),
+                        headers,
+                        body: Bytes::new(),
+                        https: tls.is_some(),
+                    };
+                    reply::finish(torrents::add(&web, req, body).await)
+                }
+            },
+        );
     let requests = get.or(post).unify().then(
         move |method,
               path: FullPath,
@@ -218,7 +249,13 @@ pub fn routes(
             }
         },
     );
-    claim.and(requests.recover(reject_to_response).unify())
+    claim.and(
+        upload
+            .or(requests)
+            .unify()
+            .recover(reject_to_response)
+            .unify(),
+    )
 }
 
 /// On a plain HTTP listener with `[TLS] redirect_http`: sends the UI's paths to the same path
