@@ -37,6 +37,12 @@ pub enum Command {
     /// Print an argon2 hash of a password for [STATS] access_password (reads the password from
     /// the terminal without echo, or the first line of standard input).
     HashPassword,
+    /// Announce to or scrape a tracker (http://, https://, udp://) and print its answer:
+    /// interval, seeders, leechers, downloaded, peers, external ip, warnings, failure reason and
+    /// the time taken; --batch for many trackers, --watch to poll and record.
+    Query(crate::query::args::QueryArgs),
+    /// Export a recording of `retracker query --watch --record FILE` as CSV or JSON.
+    Report(crate::query::args::ReportArgs),
     /// Print what .torrent files hold: name, size, files, piece length, private flag,
     /// trackers, creator, the v1 info hash and the v2 hash (full and truncated to 20 bytes).
     TorrentInfo(TorrentInfoArgs),

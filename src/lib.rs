@@ -9,6 +9,8 @@
 //! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
 //! - [`blocklist`]: the operator's blocked addresses, networks and torrents, checked per announce;
 //! - [`access`]: the info-hash allow or deny list file, checked per announce and scrape;
+//! - [`client`]: the tracker client of the query tools (HTTP, HTTPS, UDP announce and scrape);
+//! - [`query`]: `retracker query` and `retracker report`, on top of [`client`];
 //! - [`cli`]: the command line of the binary and the man page generated from it;
 //! - [`stats`]: counters funnelled through one event function, and the census of peers;
 //! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
@@ -22,12 +24,14 @@
 pub mod access;
 pub mod blocklist;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod http;
 pub mod logging;
 pub mod netlist;
 pub mod policy;
 pub mod protocol;
+pub mod query;
 pub mod rng;
 pub mod sdnotify;
 pub mod server;

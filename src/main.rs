@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::HashPassword) => return hash_password(),
+        Some(Command::Query(args)) => return retracker::query::main(args),
+        Some(Command::Report(args)) => return retracker::query::report::main(args),
         Some(Command::TorrentInfo(args)) => return retracker::torrent::info::run(args),
         Some(Command::AddTorrent(args)) => {
             return retracker::torrent::add::run(args, &cli.config_path())

@@ -9,6 +9,9 @@
 //! - [`bencode`]: the small bencode writer the encoders share (checked against serde_bencode);
 //! - [`bdecode`]: the bencode reader for tracker answers and `.torrent` files (the query tools),
 //!   keeping each dictionary's raw bytes for info hashes;
+//! - [`answer`]: the client side of announce and scrape: a tracker's HTTP answers read back
+//!   (the query tools);
+//! - [`udp_client`]: the client side of BEP 15: requests written, replies read (the query tools);
 //! - [`metainfo`]: `.torrent` files (BEP 3, 12, 27, 47, 52): name, files, trackers, v1 and v2
 //!   info hashes;
 //! - [`error`]: [`ProtocolError`], whose `Display` is the `failure reason` sent to the client,
@@ -21,6 +24,7 @@
 //! (`tests/protocol.rs`, `tests/protocol/`).
 
 pub mod announce;
+pub mod answer;
 pub mod bdecode;
 pub mod bencode;
 pub mod error;
@@ -29,6 +33,7 @@ pub mod peer_id;
 pub mod query;
 pub mod scrape;
 pub mod udp;
+pub mod udp_client;
 
 pub use error::{encode_failure, ProtocolError, RetryIn};
 

@@ -2,13 +2,15 @@
 //!
 //! The request path never touches this module: the swarm store records changes, and
 //! [`writer::run`] writes them behind in batches. At start [`Storage::restore_into`] streams the
-//! live peers back into the store. This is the only module that contains SQL.
+//! live peers back into the store. This is the only module that contains SQL: [`record`] holds
+//! the recordings of `retracker query --watch`.
 //!
 //! Errors: [`StorageError`]; each names the database file.
 
 mod admin;
 pub use admin::TorrentMeta;
 mod pool;
+pub mod record;
 pub mod schema;
 #[cfg(test)]
 mod tests;

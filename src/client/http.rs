@@ -1,0 +1,266 @@
+//! One GET to an HTTP or HTTPS tracker (hyper's HTTP/1.1 client over a tokio socket, rustls for
+//! HTTPS): up to [`MAX_REDIRECTS`] redirects followed, a gzip body (`Accept-Encoding: gzip`)
+//! inflated, bodies cut at [`MAX_BODY`] bytes before and after inflating.
+
+use super::tls::TlsSettings;
+use super::url::{escape, Scheme, TrackerUrl};
+use super::{resolve, AnnounceParams, ClientError, Event, Options};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use std::io::Read;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+
+/// Redirects followed at most (301, 302, 303, 307, 308).
+pub const MAX_REDIRECTS: usize = 3;
+/// Largest answer accepted, in bytes (a full scrape of a million torrents is about 80 MB, far
+/// more than a LAN tracker holds).
+pub const MAX_BODY: usize = 64 << 20;
+
+/// The announce query string (BEP 3), with `compact=1` as every client sends.
+pub fn announce_query(p: &AnnounceParams) -> String {
+    let mut q = format!(
+        "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}&left={}&compact=1&key={:08X}",
+        escape(&p.info_hash),
+        escape(&p.peer_id),
+        p.port,
+        p.uploaded,
+        p.downloaded,
+        p.left,
+        p.key
+    );
+    let event = match p.event {
+        Event::None => None,
+        Event::Started => Some("started"),
+        Event::Completed => Some("completed"),
+        Event::Stopped => Some("stopped"),
+    };
+    if let Some(e) = event {
+        q.push_str("&event=");
+        q.push_str(e);
+    }
+    if let Some(n) = p.numwant {
+        q.push_str(&format!("&numwant={n}"));
+    }
+    q
+}
+
+/// GETs `target` (path and query) from `url`'s host; gives the body of a 200 answer, or of any
+/// answer that is bencode (trackers may refuse with a `failure reason` and another status).
+pub async fn get(
+    options: &Options,
+    tls: &TlsSettings,
+    url: &TrackerUrl,
+    target: &str,
+) -> Result<Vec<u8>, ClientError> {
+    let mut url = url.clone();
+    let mut target = target.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let (status, location, body) = fetch(options, tls, &url, &target).await?;
+        if status.is_redirection() {
+            let Some(location) = location else {
+                return Err(ClientError::Redirect(format!(
+                    "HTTP {status} without a Location"
+                )));
+            };
+            (url, target) = follow(&url, &location)?;
+            continue;
+        }
+        if status == http::StatusCode::OK || crate::protocol::bdecode::decode(&body).is_ok() {
+            return Ok(body);
+        }
+        return Err(ClientError::Status(status.to_string()));
+    }
+    Err(ClientError::Redirect(format!(
+        "more than {MAX_REDIRECTS} redirects"
+    )))
+}
+
+/// Where a `Location` leads: an absolute http(s) URL, or a path on the same host.
+fn follow(from: &TrackerUrl, location: &str) -> Result<(TrackerUrl, String), ClientError> {
+    if location.starts_with('/') && !location.starts_with("//") {
+        return Ok((from.clone(), location.to_owned()));
+    }
+    let to = TrackerUrl::parse(location)
+        .map_err(|e| ClientError::Redirect(format!("redirect to {location:?}: {e}")))?;
+    if to.scheme == Scheme::Udp {
+        return Err(ClientError::Redirect(format!(
+            "redirect to {location:?}: not HTTP"
+        )));
+    }
+    let target = to.path_and_query.clone();
+    Ok((to, target))
+}
+
+type Head = (http::StatusCode, Option<String>, Vec<u8>);
+
+/// One request on a new connection.
+async fn fetch(
+    options: &Options,
+    tls: &TlsSettings,
+    url: &TrackerUrl,
+    target: &str,
+) -> Result<Head, ClientError> {
+    let addrs = resolve(&url.host, url.port, options.ipv6_only).await?;
+    let mut last = None;
+    let mut stream = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    let Some(tcp) = stream else {
+        let (addr, e) = last.expect("resolve gives at least one address");
+        return Err(ClientError::Connect {
+            addr,
+            why: e.to_string(),
+        });
+    };
+    let _ = tcp.set_nodelay(true);
+    match url.scheme {
+        Scheme::Https => {
+            let name = ServerName::try_from(url.host.clone())
+                .map_err(|e| ClientError::Tls(format!("{}: {e}", url.host)))?;
+            let stream = tls.connector().connect(name, tcp).await.map_err(|e| {
+                match e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
+                {
+                    Some(tls) => ClientError::Tls(tls.to_string()),
+                    None => ClientError::Tls(e.to_string()),
+                }
+            })?;
+            exchange(stream, url, target).await
+        }
+        _ => exchange(tcp, url, target).await,
+    }
+}
+
+async fn exchange<S>(io: S, url: &TrackerUrl, target: &str) -> Result<Head, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let net = |e: hyper::Error| ClientError::Network(e.to_string());
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(net)?;
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let request = http::Request::get(target)
+        .header(http::header::HOST, host_header(url))
+        .header(
+            http::header::USER_AGENT,
+            concat!("retracker/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(http::header::ACCEPT_ENCODING, "gzip")
+        .header(http::header::CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| ClientError::Network(format!("cannot build the request: {e}")))?;
+    let response = sender.send_request(request).await.map_err(net)?;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let gzip = response
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.map_err(net)?.into_data() {
+            if bytes.len() + data.len() > MAX_BODY {
+                return Err(ClientError::TooLarge(MAX_BODY));
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    driver.abort();
+    if gzip {
+        bytes = inflate(&bytes)?;
+    }
+    Ok((status, location, bytes))
+}
+
+/// The `Host` header: the port only when it is not the scheme's default.
+fn host_header(url: &TrackerUrl) -> String {
+    let default = match url.scheme {
+        Scheme::Https => 443,
+        _ => 80,
+    };
+    if url.port == default {
+        if url.host.contains(':') {
+            format!("[{}]", url.host)
+        } else {
+            url.host.clone()
+        }
+    } else {
+        url.authority()
+    }
+}
+
+fn inflate(gz: &[u8]) -> Result<Vec<u8>, ClientError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ClientError::Malformed(format!("bad gzip body: {e}")))?;
+    if out.len() > MAX_BODY {
+        return Err(ClientError::TooLarge(MAX_BODY));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_announce_query_is_what_the_tracker_parses() {
+        let p = AnnounceParams {
+            info_hash: *b"\x00\x01-abc~\xff............",
+            peer_id: AnnounceParams::random_peer_id(),
+            key: 0xdead_beef,
+            port: 6881,
+            uploaded: 1,
+            downloaded: 2,
+            left: 3,
+            event: Event::Stopped,
+            numwant: Some(0),
+        };
+        let r = crate::protocol::announce::parse_announce(announce_query(&p).as_bytes()).unwrap();
+        assert_eq!(
+            (r.info_hash, r.peer_id, r.port),
+            (p.info_hash, p.peer_id, 6881)
+        );
+        assert_eq!((r.uploaded, r.downloaded, r.left), (1, 2, 3));
+        assert_eq!(r.event, crate::protocol::announce::Event::Stopped);
+        assert_eq!(r.numwant, Some(0));
+        assert_eq!(
+            r.key,
+            Some(crate::protocol::announce::key_hash(b"DEADBEEF"))
+        );
+    }
+
+    #[test]
+    fn redirects_stay_on_http() {
+        let from = TrackerUrl::parse("http://t:81/announce?a=1").unwrap();
+        let (u, t) = follow(&from, "/x/announce?b=2").unwrap();
+        assert_eq!((u.port, t.as_str()), (81, "/x/announce?b=2"));
+        let (u, t) = follow(&from, "https://u/announce?c").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, t.as_str()),
+            ("u", 443, "/announce?c")
+        );
+        assert!(follow(&from, "udp://u:1/announce").is_err());
+    }
+}
