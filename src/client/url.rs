@@ -80,6 +80,18 @@ impl TrackerUrl {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
+        // http::Uri takes `host:x` with no port rather than refusing it.
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let after_host = authority
+            .rsplit_once(']')
+            .map_or(authority, |(_, rest)| rest);
+        if let Some((_, port)) = after_host.rsplit_once(':') {
+            if port.parse::<u16>().ok().filter(|&n| n != 0).is_none() {
+                return Err(UrlError::Invalid(format!(
+                    "the port {port:?} is not a number from 1 to 65535"
+                )));
+            }
+        }
         let port = match (uri.port_u16(), scheme) {
             (Some(p), _) => p,
             (None, Scheme::Http) => 80,
@@ -207,6 +219,9 @@ mod tests {
             ("retracker.local/announce", "no scheme"),
             ("udp://tracker.example/announce", "needs a port"),
             ("http://", "not a URL"),
+            ("http://t:x/announce", "the port \"x\" is not a number"),
+            ("udp://t:0", "the port \"0\" is not a number"),
+            ("http://t:65536/announce", "the port \"65536\""),
         ] {
             let e = TrackerUrl::parse(bad).unwrap_err().to_string();
             assert!(e.contains(want), "{bad}: {e}");
