@@ -94,6 +94,12 @@ pub struct AddTorrentArgs {
     /// The web UI account for --url ([STATS] access_username).
     #[arg(long, value_name = "USER", requires = "url")]
     pub user: Option<String>,
+    /// With an https:// --url: also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "url")]
+    pub ca_cert: Option<PathBuf>,
+    /// With an https:// --url: do not check the server's certificate (as curl -k).
+    #[arg(long, requires = "url")]
+    pub insecure: bool,
 }
 
 impl Cli {

@@ -247,17 +247,59 @@ async fn add_torrent_url_posts_each_file_with_the_password_from_the_environment(
     assert!(text(&out.stderr).contains("HTTP 401"), "{out:?}");
 
     // Usage errors: exit 2.
-    let mut https = args(&[&hybrid]);
-    https[2] = url.replace("http://", "https://");
-    let out = retracker(https, vec![]).await;
+    let mut udp = args(&[&hybrid]);
+    udp[2] = url.replace("http://", "udp://");
+    let out = retracker(udp, vec![]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("https:// is not supported"));
+    assert!(text(&out.stderr).contains("not udp://"), "{out:?}");
     let out = retracker(
         vec!["add-torrent".into(), "--url".into(), url.clone()],
         vec![],
     )
     .await;
     assert_eq!(out.status.code(), Some(2), "--url without --user");
+}
+
+#[tokio::test]
+async fn add_torrent_url_over_https_checks_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = common::testca::write(dir.path());
+    let mut config = common::config_in(dir.path());
+    config.stats.access_username = "admin".into();
+    config.stats.access_password = PASSWORD.into();
+    let listeners = common::testca::https_listeners(&mut config, &files).await;
+    let t = Tracker::start_with(tempfile::tempdir().unwrap(), config, listeners).await;
+    announce(&t, &[HYBRID_V1, HYBRID_V2, UNKNOWN]).await;
+    let url = format!("https://localhost:{}", t.https[0].port());
+    let hybrid = fixture("hybrid-v1-v2.torrent").display().to_string();
+    let run = |extra: &[&str]| {
+        let mut a: Vec<String> = ["add-torrent", "--url", &url, "--user", "admin", &hybrid]
+            .map(String::from)
+            .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        retracker(a, vec![("RETRACKER_PASSWORD", PASSWORD.into())])
+    };
+
+    // The test CA is not a system root: refused, and nothing stored.
+    let out = run(&[]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(text(&out.stderr).contains("TLS"), "{out:?}");
+    let list: Vec<Value> =
+        serde_json::from_slice(&get(&t, "/export/torrents.json").await.body).unwrap();
+    assert!(list.iter().all(|v| v["name"] == ""), "{list:?}");
+
+    let ca = files.ca.display().to_string();
+    let out = run(&["--ca-cert", &ca]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        format!("{HYBRID_V1} {HYBRID_V2}  payload.bin")
+    );
+    names_are_shown(&t).await;
+
+    let out = run(&["--insecure"]).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(text(&out.stderr).contains("warning: --insecure"), "{out:?}");
 }
 
 /// A config file for the binary whose database is `db`.

@@ -6,7 +6,6 @@
 mod common;
 
 use common::{pct, query, Tracker};
-use retracker::server::Listeners;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -381,42 +380,13 @@ async fn a_tracker_refusal_is_exit_1_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_private_ca_or_insecure() {
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "query test CA");
-    ca.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.use_authority_key_identifier_extension = true;
-    let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
-    let (cert, key_file, ca_file) = (
-        dir.path().join("c.pem"),
-        dir.path().join("k.pem"),
-        dir.path().join("ca.pem"),
-    );
-    std::fs::write(&cert, format!("{}{}", leaf.pem(), ca.pem())).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let files = common::testca::write(dir.path());
     let mut config = common::config_in(dir.path());
-    config.tls.cert = Some(cert);
-    config.tls.key = Some(key_file);
-    config.tls.port = 0;
-    let listeners = Listeners {
-        tracker: vec![TcpListener::bind("127.0.0.1:0").await.unwrap()],
-        https: vec![TcpListener::bind("127.0.0.1:0").await.unwrap()],
-        ..Default::default()
-    };
+    let listeners = common::testca::https_listeners(&mut config, &files).await;
     let t = Tracker::start_with(tempfile::tempdir().unwrap(), config, listeners).await;
     let swarm = seed_swarm(&t).await;
     let url = format!("https://localhost:{}/announce", t.https[0].port());
-    let ca_path = ca_file.to_str().unwrap();
+    let ca_path = files.ca.to_str().unwrap();
 
     let out = run(&[
         "query",

@@ -1,12 +1,14 @@
 //! One GET to an HTTP or HTTPS tracker (hyper's HTTP/1.1 client over a tokio socket, rustls for
 //! HTTPS): up to [`MAX_REDIRECTS`] redirects followed, a gzip body (`Accept-Encoding: gzip`)
-//! inflated, bodies cut at [`MAX_BODY`] bytes before and after inflating.
+//! inflated, bodies cut at [`MAX_BODY`] bytes before and after inflating. [`post`] sends one
+//! body the same way (for `add-torrent --url`), without following redirects: a redirected POST
+//! would carry the credentials to wherever the `Location` points.
 
 use super::tls::TlsSettings;
 use super::url::{escape, Scheme, TrackerUrl};
 use super::{resolve, AnnounceParams, ClientError, Event, Options};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use std::io::Read;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -58,7 +60,7 @@ pub async fn get(
     let mut url = url.clone();
     let mut target = target.to_owned();
     for _ in 0..=MAX_REDIRECTS {
-        let (status, location, body) = fetch(options, tls, &url, &target).await?;
+        let (status, location, body) = fetch(options, tls, &url, get_request(&target)?).await?;
         if status.is_redirection() {
             let Some(location) = location else {
                 return Err(ClientError::Redirect(format!(
@@ -94,6 +96,42 @@ fn follow(from: &TrackerUrl, location: &str) -> Result<(TrackerUrl, String), Cli
     Ok((to, target))
 }
 
+/// POSTs `body` to `target` on `url`'s host with the extra `headers`; gives the status and the
+/// body of whatever answer comes back (a redirect is an error naming its `Location`).
+pub async fn post(
+    options: &Options,
+    tls: &TlsSettings,
+    url: &TrackerUrl,
+    target: &str,
+    headers: &[(http::header::HeaderName, String)],
+    body: Bytes,
+) -> Result<(http::StatusCode, Vec<u8>), ClientError> {
+    let mut request = http::Request::post(target);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request
+        .header(http::header::CONTENT_LENGTH, body.len())
+        .body(Full::new(body))
+        .map_err(|e| ClientError::Network(format!("cannot build the request: {e}")))?;
+    let (status, location, answer) = fetch(options, tls, url, request).await?;
+    if status.is_redirection() {
+        return Err(ClientError::Redirect(format!(
+            "HTTP {status}: redirected to {}; use that URL",
+            location.as_deref().unwrap_or("(no Location)")
+        )));
+    }
+    Ok((status, answer))
+}
+
+/// A GET of `target` with no body.
+fn get_request(target: &str) -> Result<http::Request<Full<Bytes>>, ClientError> {
+    http::Request::get(target)
+        .header(http::header::ACCEPT_ENCODING, "gzip")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| ClientError::Network(format!("cannot build the request: {e}")))
+}
+
 type Head = (http::StatusCode, Option<String>, Vec<u8>);
 
 /// One request on a new connection.
@@ -101,7 +139,7 @@ async fn fetch(
     options: &Options,
     tls: &TlsSettings,
     url: &TrackerUrl,
-    target: &str,
+    request: http::Request<Full<Bytes>>,
 ) -> Result<Head, ClientError> {
     let addrs = resolve(&url.host, url.port, options.ipv6_only).await?;
     let mut last = None;
@@ -136,13 +174,17 @@ async fn fetch(
                     None => ClientError::Tls(e.to_string()),
                 }
             })?;
-            exchange(stream, url, target).await
+            exchange(stream, url, request).await
         }
-        _ => exchange(tcp, url, target).await,
+        _ => exchange(tcp, url, request).await,
     }
 }
 
-async fn exchange<S>(io: S, url: &TrackerUrl, target: &str) -> Result<Head, ClientError>
+async fn exchange<S>(
+    io: S,
+    url: &TrackerUrl,
+    mut request: http::Request<Full<Bytes>>,
+) -> Result<Head, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -153,16 +195,18 @@ where
     let driver = tokio::spawn(async move {
         let _ = conn.await;
     });
-    let request = http::Request::get(target)
-        .header(http::header::HOST, host_header(url))
-        .header(
-            http::header::USER_AGENT,
-            concat!("retracker/", env!("CARGO_PKG_VERSION")),
-        )
-        .header(http::header::ACCEPT_ENCODING, "gzip")
-        .header(http::header::CONNECTION, "close")
-        .body(Empty::<Bytes>::new())
+    let host = http::HeaderValue::try_from(host_header(url))
         .map_err(|e| ClientError::Network(format!("cannot build the request: {e}")))?;
+    let headers = request.headers_mut();
+    headers.insert(http::header::HOST, host);
+    headers.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("retracker/", env!("CARGO_PKG_VERSION"))),
+    );
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
     let response = sender.send_request(request).await.map_err(net)?;
     let status = response.status();
     let location = response

@@ -9,8 +9,8 @@
 //!   must exist already (the tracker creates it), so a wrong `-c` does not create a stray one.
 //!   Run as root on a database owned by another user (the package's `/var/lib/retracker`), it
 //!   refuses: SQLite would create root-owned `-wal`/`-shm` files that lock the service out.
-//! - `--url`: `POST /api/torrents` of a running tracker ([`super::api`]), with the web UI
-//!   account; the password comes from `RETRACKER_PASSWORD` or the terminal, never from the
+//! - `--url`: `POST /api/torrents` of a running tracker ([`super::api`]) over http:// or
+//!   https:// (`--ca-cert`, `--insecure` as for `retracker query`), with the web UI account; the password comes from `RETRACKER_PASSWORD` or the terminal, never from the
 //!   command line (where `ps` would show it).
 //!
 //! Prints one line per torrent: the stored hashes, then the name.
@@ -18,6 +18,7 @@
 use super::api::{self, Endpoint};
 use super::{hex, load, printable};
 use crate::cli::AddTorrentArgs;
+use crate::client::tls::TlsSettings;
 use crate::config::{self, DbKind};
 use crate::storage::{Storage, TorrentMeta};
 use std::path::Path;
@@ -144,7 +145,7 @@ fn password(user: &str, ep: &Endpoint) -> std::io::Result<String> {
         return Ok(p);
     }
     if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("Password for {user} at {}: ", ep.authority))
+        rpassword::prompt_password(format!("Password for {user} at {}: ", ep.authority()))
     } else {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
@@ -158,6 +159,26 @@ fn through_api(args: &AddTorrentArgs, url: &str) -> ExitCode {
         Err(e) => {
             fail(e);
             return ExitCode::from(2);
+        }
+    };
+    let tls = match TlsSettings::new(args.ca_cert.as_deref(), args.insecure) {
+        Ok(t) => t,
+        Err(e) => {
+            fail(e);
+            return ExitCode::from(2);
+        }
+    };
+    if args.insecure {
+        fail("warning: --insecure: the server's certificate is not checked");
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            fail(format_args!("cannot start the network runtime: {e}"));
+            return ExitCode::FAILURE;
         }
     };
     let user = args.user.as_deref().unwrap_or_default();
@@ -178,7 +199,8 @@ fn through_api(args: &AddTorrentArgs, url: &str) -> ExitCode {
                 continue;
             }
         };
-        let answer = match api::post(&ep, user, &password, &bytes) {
+        let sent = api::post(&ep, &tls, user, &password, bytes.into());
+        let answer = match runtime.block_on(sent) {
             Ok(a) => a,
             Err(e) => {
                 fail(format_args!("{}: {url}: {e}", path.display()));

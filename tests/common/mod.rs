@@ -4,6 +4,7 @@
 
 pub mod cdp;
 pub mod process;
+pub mod testca;
 pub mod web;
 
 use retracker::config::Config;
