@@ -412,6 +412,15 @@ async fn https_with_a_private_ca_or_insecure() {
         out.stderr
     );
 
+    let plain = format!("https://localhost:{}/announce", t.addr.port());
+    let out = run(&["query", &plain, "--info-hash", HASH, "--ca-cert", ca_path]).await;
+    assert_eq!(out.code, 1, "TLS to a plain HTTP port");
+    assert!(
+        out.stderr.contains("does the port serve plain http://"),
+        "{}",
+        out.stderr
+    );
+
     let out = run(&["query", &url, "--info-hash", HASH, "--insecure", "--scrape"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("warning: --insecure"), "{}", out.stderr);

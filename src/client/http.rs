@@ -170,6 +170,10 @@ async fn fetch(
                     .get_ref()
                     .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
                 {
+                    // What a plain HTTP port answers to a ClientHello.
+                    Some(tls @ tokio_rustls::rustls::Error::InvalidMessage(_)) => ClientError::Tls(
+                        format!("{tls} (does the port serve plain http:// instead?)"),
+                    ),
                     Some(tls) => ClientError::Tls(tls.to_string()),
                     None => ClientError::Tls(e.to_string()),
                 }

@@ -187,6 +187,7 @@ const AZUREUS: &[([u8; 2], &str, Scheme)] = {
         (*b"PI", "PicoTorrent", Four),
         (*b"QD", "QQDownload", Four),
         (*b"QT", "Qt 4 Torrent example", Four),
+        (*b"RQ", "retracker query", Four),
         (*b"RT", "Retriever", Four),
         (*b"RZ", "RezTorrent", Four),
         (*b"SB", "Swiftbit", Four),

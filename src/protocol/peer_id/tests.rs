@@ -210,3 +210,10 @@ proptest! {
         prop_assert!(printable(&client_software(&peer_id).version));
     }
 }
+
+#[test]
+fn the_query_tools_own_peer_id_is_named() {
+    // `retracker query` announces with this prefix; the dashboard should not call it unknown.
+    let ours = crate::client::AnnounceParams::random_peer_id();
+    check(ours, "retracker query", "0.1.0.0");
+}
