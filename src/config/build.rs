@@ -116,6 +116,9 @@ impl Settings {
     /// when that is not where `key`'s came from.
     fn other(&self, key: &'static Key, section: &str, name: &str) -> String {
         let (other, text, origin) = self.get(section, name);
+        // The other value is quoted in this key's message: a tab in it must not reach the
+        // terminal raw (found by fuzz/run ini).
+        let text = super::load::printable(text);
         let own = &self.settings[index(key)].origin;
         match origin {
             Origin::Default => format!("{} ({text}, the default)", other.name),

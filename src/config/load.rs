@@ -64,7 +64,7 @@ fn shown(value: &str) -> String {
 
 /// Text from the file (a name, a value) with its control characters escaped, so that a message
 /// naming it stays on one line and sends no escape sequence to the terminal or the log.
-fn printable(text: &str) -> String {
+pub(super) fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| match c {
             c if c.is_control() => c.escape_default().collect(),

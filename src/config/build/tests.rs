@@ -93,6 +93,11 @@ fn tls_cert_and_key_go_together() {
         err,
         "test.ini: [TLS] key = \"\": expected a PEM private key file, as cert (/etc/ssl/c.pem) is set"
     );
+    // The other key's value is escaped like this key's own (fuzz/run ini found a raw tab).
+    let err = with(&[("TLS", "cert", "a\tb.pem")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with("as cert (a\\tb.pem) is set"), "{err}");
     let err = with(&[("TLS", "key", "/etc/ssl/k.pem")])
         .unwrap_err()
         .to_string();
