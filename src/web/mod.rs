@@ -5,8 +5,9 @@
 //! Every request goes through [`dispatch`], the one routing table, and every page but `/login`
 //! through [`guard`]: a session cookie or HTTP basic auth, else 303 to `/login` (pages) or 401
 //! (API, exports, metrics). `POST /api/torrents` ([`torrents`]) takes `.torrent` files from
-//! `retracker add-torrent --url` (basic auth only). Templates are compiled in (askama, `templates/`), CSS is inlined and
-//! there is no JavaScript, so the UI works on a LAN without Internet.
+//! `retracker add-torrent --url` (basic auth only). Templates are compiled in (askama,
+//! `templates/`), CSS is inlined and there is no JavaScript, so the UI works on a LAN without
+//! Internet.
 //!
 //! Errors: [`error::WebError`], turned into an HTTP status and a short page in one place.
 
