@@ -207,30 +207,12 @@ impl Metainfo {
             // v1 part of a hybrid: count its pad files too, so the numbers agree with a v1 view.
             if pieces.is_some() {
                 if let Some(list) = info.list("files") {
-                    for (i, f) in list.iter().enumerate() {
-                        let (entry, pad) = v1_file(f, i)?;
-                        if pad {
-                            pad_files += 1;
-                            pad_size = pad_size
-                                .checked_add(entry.length)
-                                .ok_or(MetainfoError::TooLarge)?;
-                        }
-                    }
+                    (pad_files, pad_size) = v1_files(list, None)?;
                 }
             }
         } else if let Some(v) = info.get("files") {
             let list = v.as_list().ok_or_else(|| invalid("info.files", "a list"))?;
-            for (i, f) in list.iter().enumerate() {
-                let (entry, pad) = v1_file(f, i)?;
-                if pad {
-                    pad_files += 1;
-                    pad_size = pad_size
-                        .checked_add(entry.length)
-                        .ok_or(MetainfoError::TooLarge)?;
-                } else {
-                    files.push(entry);
-                }
-            }
+            (pad_files, pad_size) = v1_files(list, Some(&mut files))?;
         } else if info.get("length").is_some() {
             let length = size(info, "length", || "info.length".into())?;
             files.push(FileEntry {
@@ -299,6 +281,27 @@ impl Metainfo {
 }
 
 /// One entry of a v1 `files` list: the file, and whether it is a pad file.
+/// Reads a v1 `files` list: the payload files go into `files` when given; the pad files are
+/// counted, and their number and total size returned.
+fn v1_files(
+    list: &[Value<'_>],
+    mut files: Option<&mut Vec<FileEntry>>,
+) -> Result<(usize, u64), MetainfoError> {
+    let (mut count, mut size) = (0, 0u64);
+    for (i, f) in list.iter().enumerate() {
+        let (entry, pad) = v1_file(f, i)?;
+        if pad {
+            count += 1;
+            size = size
+                .checked_add(entry.length)
+                .ok_or(MetainfoError::TooLarge)?;
+        } else if let Some(files) = files.as_deref_mut() {
+            files.push(entry);
+        }
+    }
+    Ok((count, size))
+}
+
 fn v1_file(v: &Value<'_>, i: usize) -> Result<(FileEntry, bool), MetainfoError> {
     let key = |k: &str| format!("info.files[{i}]{k}");
     let d = v
