@@ -22,6 +22,7 @@
 //! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`).
 
 pub mod access;
+pub mod blocking;
 pub mod blocklist;
 pub mod cli;
 pub mod client;
