@@ -9,7 +9,7 @@
 //!
 //! [`AccessList`] is what announces and scrapes read: the rules are swapped whole, and a reader
 //! never takes a lock (one atomic load while the list is off, an `ArcSwap` load otherwise).
-//! It is checked in the transport-neutral announce core (`crate::http::announce::process`) and
+//! It is checked in the transport-neutral announce core (`crate::tracker::announce::process`) and
 //! in scrapes, where a refused torrent is answered with zeros, exactly like a torrent the tracker
 //! has never seen (the answer neither reveals nor confirms a swarm, and BEP 15's UDP scrape,
 //! which answers by position, can give the same).

@@ -41,5 +41,6 @@ pub mod storage;
 pub mod swarm;
 pub mod tls;
 pub mod torrent;
+pub mod tracker;
 pub mod udp;
 pub mod web;

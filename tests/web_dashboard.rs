@@ -911,7 +911,7 @@ async fn exports_and_api_need_credentials_and_match_the_swarm() {
         })
         .collect();
     assert_eq!(got, want);
-    let now = retracker::http::unix_now();
+    let now = retracker::tracker::unix_now();
     for rec in &records {
         let seen: u32 = rec["last_seen"].parse().unwrap();
         assert!(now.abs_diff(seen) < 60);

@@ -1,64 +1,58 @@
-//! `/scrape` (BEP 48): counts for the hashes asked, keyed by their 20 raw bytes.
+//! `/scrape` over HTTP (BEP 48): decode the hashes, resolve the client's address, call the core
+//! ([`crate::tracker::scrape`]), encode the counts keyed by their 20 raw bytes. A scrape
+//! without `info_hash` is a full scrape, answered from the blocking pool.
 
-use super::error::RequestError;
-use super::{answer, resolve_client, Tracker};
+use super::{answer, resolve_client, Answer};
 use crate::protocol::scrape::{encode_scrape, parse_scrape, ScrapeEntry};
 use crate::protocol::InfoHash;
 use crate::stats::RequestKind;
-use http::{HeaderMap, Response};
+use crate::tracker::{scrape, Refusal, Tracker};
+use http::HeaderMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Answers one scrape request.
-pub fn handle(t: &Tracker, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Response<Vec<u8>> {
+pub fn handle(t: &Arc<Tracker>, socket: IpAddr, headers: &HeaderMap, query: &[u8]) -> Answer {
     let started = Instant::now();
-    let result = scrape(t, socket, headers, query);
-    answer(t, RequestKind::Scrape, started, result)
+    match hashes(t, socket, headers, query) {
+        Ok(hashes) if hashes.is_empty() => {
+            let t = Arc::clone(t);
+            Answer::Pending(Box::pin(async move {
+                let result = scrape::full(&t).await.map(|entries| encoded(&entries));
+                answer(&t, RequestKind::Scrape, started, result)
+            }))
+        }
+        result => {
+            let result = result.map(|hashes| {
+                let mut entries = Vec::with_capacity(hashes.len());
+                scrape::counts(t, &hashes, &mut entries);
+                encoded(&entries)
+            });
+            Answer::Ready(answer(t, RequestKind::Scrape, started, result))
+        }
+    }
 }
 
-fn scrape(
+/// The hashes asked for (empty: every torrent), once the client may scrape.
+fn hashes(
     t: &Tracker,
     socket: IpAddr,
     headers: &HeaderMap,
     query: &[u8],
-) -> Result<Vec<u8>, RequestError> {
+) -> Result<Vec<InfoHash>, Refusal> {
     let s = t.settings();
     let hashes = parse_scrape(query, s.max_scrape_hashes)?;
     // The same networks that may announce may scrape.
     resolve_client(&s, socket, headers, None)?;
-    let mut entries = Vec::with_capacity(hashes.len());
-    counts(t, &hashes, &mut entries)?;
-    let mut body = Vec::with_capacity(16 + entries.len() * 80);
-    encode_scrape(&entries, &mut body);
-    Ok(body)
+    if hashes.is_empty() && !s.full_scrape {
+        return Err(Refusal::FullScrapeDisabled);
+    }
+    Ok(hashes)
 }
 
-/// The transport-neutral part of a scrape, once the client may scrape: the counts of `hashes`
-/// in their order, or of every torrent when `hashes` is empty and full scrape is on.
-///
-/// A torrent the access list refuses is counted as zeros, like a torrent the tracker has never
-/// seen, and left out of a full scrape: the answer never tells whether it has a swarm here.
-pub fn counts(
-    t: &Tracker,
-    hashes: &[InfoHash],
-    out: &mut Vec<ScrapeEntry>,
-) -> Result<(), RequestError> {
-    if hashes.is_empty() {
-        if !t.settings().full_scrape {
-            return Err(RequestError::FullScrapeDisabled);
-        }
-        t.store.scrape_all(out);
-        out.retain(|e| t.access.permits(&e.info_hash));
-    } else {
-        t.store.scrape(hashes, out);
-        for e in out.iter_mut().filter(|e| !t.access.permits(&e.info_hash)) {
-            *e = ScrapeEntry {
-                info_hash: e.info_hash,
-                complete: 0,
-                incomplete: 0,
-                downloaded: 0,
-            };
-        }
-    }
-    Ok(())
+fn encoded(entries: &[ScrapeEntry]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(16 + entries.len() * 80);
+    encode_scrape(entries, &mut body);
+    body
 }

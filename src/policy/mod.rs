@@ -58,6 +58,21 @@ pub struct ProxyHeaders<'a> {
     pub x_forwarded_for: Vec<&'a [u8]>,
 }
 
+impl<'a> ProxyHeaders<'a> {
+    /// The proxy headers of an HTTP request (tracker or web UI), raw, for [`resolve`] and
+    /// [`client_address`]; whether they are believed is decided there.
+    pub fn from_headers(headers: &'a http::HeaderMap) -> ProxyHeaders<'a> {
+        ProxyHeaders {
+            x_real_ip: headers.get("x-real-ip").map(|v| v.as_bytes()),
+            x_forwarded_for: headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| v.as_bytes())
+                .collect(),
+        }
+    }
+}
+
 /// The outcome of a successful resolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {

@@ -1,12 +1,13 @@
 //! Accept loops: one task per listener, one task per connection (hyper HTTP/1.1, after a TLS
 //! handshake on HTTPS listeners).
 //!
-//! On a listener that serves the tracker, a request whose path is a tracker route
-//! (`.../announce`, `.../scrape`) is answered by [`crate::http::serve`] directly from the parts
-//! hyper parsed. Only the other requests (web UI, `/metrics`, unknown paths) go through the
-//! listener's warp filter: its filter chain clones the header map, allocates the query and tries
-//! every UI route first, which cost a quarter of the tracker's throughput. Both kinds of answers
-//! pass through the one gzip rule ([`gzip::compress`]).
+//! This is the one router. On a listener that serves the tracker, a request whose path is a
+//! tracker route (`.../announce`, `.../scrape`) is answered by [`crate::http::serve`] directly
+//! from the parts hyper parsed. Every other request (web UI, `/metrics`, unknown paths) goes to
+//! the listener's warp filter (see `listen.rs`): a warp filter chain clones the header map,
+//! allocates the query and tries every UI route, which cost a quarter of the tracker's
+//! throughput when tracker requests went through it too. Both kinds of answers pass through the
+//! one gzip rule ([`gzip::compress`]).
 //!
 //! Every connection holds a place in the [`Conns`] table from accept to close: an accepted
 //! connection waits for room in the table before it is served, and closes when the table asks it
@@ -14,7 +15,9 @@
 
 use super::conns::{Conns, Held};
 use super::{HEADER_READ_TIMEOUT, TLS_HANDSHAKE_TIMEOUT};
-use crate::http::{gzip, ConnAddr, Tls, Tracker};
+use crate::http::{gzip, Answer};
+use crate::tracker::Tracker;
+use crate::web::{ConnAddr, Tls};
 use bytes::Bytes;
 use http_body_util::{Either, Full};
 use hyper::body::{Body, Incoming};
@@ -69,9 +72,13 @@ pub(super) fn serve_all<F>(
     }
 }
 
-/// Where a request goes: answered already (a tracker route), or on to the warp filter.
+/// Where a request goes: a tracker route (answered, or answered when its blocking work is
+/// done), or the warp filter.
 enum Route<F> {
     Tracker(http::Response<Vec<u8>>),
+    TrackerLater(
+        std::pin::Pin<Box<dyn std::future::Future<Output = http::Response<Vec<u8>>> + Send>>,
+    ),
     Filter(F),
 }
 
@@ -117,7 +124,7 @@ async fn accept_loop<F>(
         let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
             slot.touch(&table);
             let accepts_gzip = gzip::AcceptsGzip::from_headers(req.headers());
-            let answered = tracker.as_deref().and_then(|t| {
+            let answered = tracker.as_ref().and_then(|t| {
                 crate::http::serve(
                     t,
                     req.method(),
@@ -128,7 +135,8 @@ async fn accept_loop<F>(
                 )
             });
             let route = match answered {
-                Some(resp) => Route::Tracker(gzip::compress(accepts_gzip.0, resp)),
+                Some(Answer::Ready(resp)) => Route::Tracker(gzip::compress(accepts_gzip.0, resp)),
+                Some(Answer::Pending(later)) => Route::TrackerLater(later),
                 None => {
                     let extensions = req.extensions_mut();
                     extensions.insert(ConnAddr(remote));
@@ -143,6 +151,10 @@ async fn accept_loop<F>(
                 match route {
                     Route::Tracker(resp) => {
                         Ok::<_, Infallible>(resp.map(|b| Either::Left(Full::new(Bytes::from(b)))))
+                    }
+                    Route::TrackerLater(later) => {
+                        let resp = gzip::compress(accepts_gzip.0, later.await);
+                        Ok(resp.map(|b| Either::Left(Full::new(Bytes::from(b)))))
                     }
                     Route::Filter(future) => Ok(future.await?.map(Either::Right)),
                 }

@@ -90,7 +90,7 @@ fn direct(args: &AddTorrentArgs, config_path: &Path) -> ExitCode {
             }
         };
         let hashes = meta.announce_hashes();
-        let now = crate::http::unix_now();
+        let now = crate::tracker::unix_now();
         match storage.set_torrent_meta(&hashes, &TorrentMeta::from(&meta), now) {
             Ok(()) => {
                 let hex: Vec<String> = hashes.iter().map(|h| hex(h)).collect();

@@ -9,7 +9,7 @@
 use super::error::WebError;
 use super::{format, reply, Layout, Req, Web, Who};
 use crate::blocklist::{BlockEntry, BlockTarget};
-use crate::http::unix_now;
+use crate::tracker::unix_now;
 use askama::Template;
 use http::{Response, StatusCode};
 use std::collections::HashMap;

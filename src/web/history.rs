@@ -6,7 +6,6 @@ use super::chart::{self, Chart, Series};
 use super::error::WebError;
 use super::metrics::completed_total;
 use super::{format, reply, Layout, Web, Who};
-use crate::http::unix_now;
 use crate::stats::census::{self, Census};
 use crate::stats::Snapshot;
 use askama::Template;
@@ -32,11 +31,12 @@ pub async fn snapshot_loop(web: Arc<Web>, mut stop: watch::Receiver<bool>) {
     // belong to the first snapshot's rates.
     let mut prev = (Instant::now(), web.stats.request_totals());
     health.record("pruning old history", prune(&web).await);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The tracker's clock, so that a test with a manual clock takes a snapshot when it moves
+    // the clock on, instead of sleeping through the interval.
+    let clock = web.tracker.clock.clone();
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            () = clock.sleep(every) => {}
             _ = stop.changed() => return,
         }
         let (now, totals) = (Instant::now(), web.stats.request_totals());
@@ -48,7 +48,7 @@ pub async fn snapshot_loop(web: Arc<Web>, mut stop: watch::Receiver<bool>) {
         let stored = tokio::task::spawn_blocking(move || {
             let census = census::take(&*w.store);
             let completed = completed_total(w.storage.completed_total(), census.completed);
-            let snap = snapshot(unix_now(), &census, completed, announces, scrapes);
+            let snap = snapshot(w.now(), &census, completed, announces, scrapes);
             w.storage.insert_snapshot(&snap).map_err(|e| e.to_string())
         })
         .await
@@ -63,7 +63,9 @@ pub async fn snapshot_loop(web: Arc<Web>, mut stop: watch::Receiver<bool>) {
 
 /// Deletes snapshots older than `history_days`.
 async fn prune(web: &Arc<Web>) -> Result<(), String> {
-    let before = unix_now().saturating_sub(web.history_days.saturating_mul(DAY));
+    let before = web
+        .now()
+        .saturating_sub(web.history_days.saturating_mul(DAY));
     let storage = Arc::clone(&web.storage);
     let removed = tokio::task::spawn_blocking(move || storage.prune_snapshots(before))
         .await
@@ -263,7 +265,7 @@ struct HistoryPage<'a> {
 
 /// `GET /history`.
 pub async fn page(web: &Arc<Web>, who: &Who) -> Result<Response<Vec<u8>>, WebError> {
-    let now = unix_now();
+    let now = web.now();
     let (interval, days) = (web.snapshot_interval.max(1), web.history_days.max(1));
     let (count, oldest, sections) = web
         .db(move |s| {

@@ -3,8 +3,8 @@
 use super::auth::{LOGIN_COOKIE, SESSION_COOKIE};
 use super::error::WebError;
 use super::{reply, Req, Web, Who};
-use crate::http::unix_now;
 use crate::stats::Event;
+use crate::tracker::unix_now;
 use askama::Template;
 use http::{Response, StatusCode};
 use std::sync::Arc;

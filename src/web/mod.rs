@@ -1,8 +1,9 @@
 //! The operator web UI: login, dashboard, history, peers browser, blocklist, exports, metrics.
 //!
 //! Served by the same server as the tracker (or on `[WEB]` / `[METRICS]` listeners of its own).
-//! [`routes`] claims only the UI's own paths, so everything else falls through to the tracker.
-//! Every request goes through [`dispatch`], the one routing table, and every page but `/login`
+//! The accept loop answers tracker paths first (`crate::http::serve`) and hands every other
+//! request to [`routes`]. Every request goes through [`dispatch`], the one routing table
+//! (its paths are listed once, in [`UI_PATHS`]), and every page but `/login`
 //! through [`guard`]: a session cookie or HTTP basic auth, else 303 to `/login` (pages) or 401
 //! (API, exports, metrics). `POST /api/torrents` ([`torrents`]) takes `.torrent` files from
 //! `retracker add-torrent --url` (basic auth only). Templates are compiled in (askama,
@@ -27,21 +28,19 @@ pub mod reply;
 pub mod torrents;
 
 use crate::blocklist::Blocklist;
-use crate::http::{unix_now, ConnAddr, Tls};
 use crate::netlist::Networks;
-use crate::policy::{self, AddressPolicy};
+use crate::policy::{self, ProxyHeaders};
 use crate::stats::{Event, Stats};
 use crate::storage::writer::WriterStatus;
 use crate::storage::Storage;
 use crate::swarm::SwarmStore;
-use arc_swap::ArcSwap;
+use crate::tracker::{unix_now, Tracker};
 use auth::{Auth, Session};
 use bytes::Bytes;
 use error::WebError;
 use http::{HeaderMap, Method, Response};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use warp::path::FullPath;
 use warp::Filter;
@@ -49,23 +48,33 @@ use warp::Filter;
 /// Largest form body accepted.
 const MAX_FORM_BYTES: u64 = 16 * 1024;
 
+/// The socket address of the connection a request came on, set by the accept loop.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnAddr(pub SocketAddr);
+
+/// Set by the accept loop on requests that came over HTTPS.
+#[derive(Clone, Copy, Debug)]
+pub struct Tls;
+
 /// Everything the web UI reads and changes, shared by all requests.
+///
+/// The settings a reload changes (the address policy, the peer expiry) are read from the
+/// tracker's live settings, never copied here, so the UI and the tracker cannot disagree.
 pub struct Web {
-    /// The swarms.
+    /// The tracker core: its live settings and its clock.
+    pub tracker: Arc<Tracker>,
+    /// The swarms (the tracker's store).
     pub store: Arc<dyn SwarmStore>,
     /// The database (a private in-memory one with `[DB] type = memory`).
     pub storage: Arc<Storage>,
-    /// Request counters.
+    /// Request counters (the tracker's).
     pub stats: Arc<Stats>,
-    /// The blocklist the tracker enforces.
+    /// The blocklist the tracker enforces (the tracker's).
     pub blocklist: Arc<Blocklist>,
     /// The write-behind task's health.
     pub writer: Arc<WriterStatus>,
     /// The account; `None` when no password is configured (the UI is then disabled).
     pub auth: Option<Auth>,
-    /// How the client address is found (proxy headers from trusted proxies only); replaced on
-    /// SIGHUP with the tracker's.
-    pub policy: ArcSwap<AddressPolicy>,
     /// Who may read `/metrics` without logging in.
     pub metrics_networks: Networks,
     /// Networks the dashboard groups peers by; empty = /24 and /48 blocks.
@@ -74,8 +83,6 @@ pub struct Web {
     pub history_days: u32,
     /// Seconds between history snapshots.
     pub snapshot_interval: u32,
-    /// Seconds after which a silent peer expires (shown on the dashboard); updated on SIGHUP.
-    pub peer_expiry: AtomicU32,
 }
 
 /// One web request, read in full.
@@ -141,24 +148,30 @@ pub enum Access {
     Api,
 }
 
-/// The paths of the UI; everything else belongs to the tracker.
+/// The pages of the UI, the one list [`dispatch`] serves; with `/api/...` and `/export/...`
+/// ([`UI_PREFIXES`]) they are every path of the UI.
+pub const UI_PATHS: &[&str] = &[
+    "/",
+    "/stat",
+    "/stats",
+    "/history",
+    "/all_peers",
+    "/blocklist",
+    "/blocklist/remove",
+    "/login",
+    "/logout",
+];
+
+/// The path prefixes of the UI's API and exports.
+pub const UI_PREFIXES: &[&str] = &["/api/", "/export/"];
+
+/// Whether `path` is one of the UI's (not `/metrics`, which is served apart).
 pub fn is_ui_path(path: &str) -> bool {
-    matches!(
-        path,
-        "/" | "/stat"
-            | "/stats"
-            | "/history"
-            | "/all_peers"
-            | "/blocklist"
-            | "/blocklist/remove"
-            | "/login"
-            | "/logout"
-    ) || path.starts_with("/api/")
-        || path.starts_with("/export/")
+    UI_PATHS.contains(&path) || UI_PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
 /// The warp filter for a listener: the UI's paths when `ui`, `/metrics` when `metrics`; other
-/// paths are rejected (not found) so that a tracker filter `or`-ed after it gets them.
+/// paths are rejected (not found), for the listener's own 404 `or`-ed after it.
 pub fn routes(
     web: Arc<Web>,
     ui: bool,
@@ -403,12 +416,12 @@ async fn dispatch(
             let who = web.guard(req, Access::Page).await?;
             blocklist::remove(web, req, &who).await
         }
-        path if path.starts_with("/api/") || path.starts_with("/export/") => {
+        path if UI_PREFIXES.iter().any(|p| path.starts_with(p)) => {
             web.guard(req, Access::Api).await?;
             export::handle(web, req).await
         }
-        "/login" | "/logout" | "/" | "/stat" | "/stats" | "/history" | "/all_peers"
-        | "/blocklist" | "/blocklist/remove" => Err(WebError::MethodNotAllowed),
+        // A page of the UI asked with a method its arm above does not take.
+        path if UI_PATHS.contains(&path) => Err(WebError::MethodNotAllowed),
         _ => Err(WebError::NotFound),
     }
 }
@@ -424,10 +437,8 @@ impl Web {
     /// when no password is set, and warns about a plain-text password.
     pub fn build(
         config: &crate::config::Config,
-        store: Arc<dyn SwarmStore>,
+        tracker: Arc<Tracker>,
         storage: Arc<Storage>,
-        stats: Arc<Stats>,
-        blocklist: Arc<Blocklist>,
         writer: Arc<WriterStatus>,
     ) -> Result<Web, crate::storage::StorageError> {
         let stats_cfg = &config.stats;
@@ -465,33 +476,30 @@ impl Web {
             t.allowed_networks.clone()
         };
         Ok(Web {
-            store,
+            store: Arc::clone(&tracker.store),
+            stats: Arc::clone(&tracker.stats),
+            blocklist: Arc::clone(&tracker.blocklist),
+            tracker,
             storage,
-            stats,
-            blocklist,
             writer,
             auth,
-            policy: ArcSwap::from_pointee(AddressPolicy::from_config(t)),
             metrics_networks: config.metrics.allowed_networks.clone(),
             peer_networks,
             history_days: stats_cfg.history_days,
             snapshot_interval: stats_cfg.snapshot_interval,
-            peer_expiry: AtomicU32::new(config.peer_expiry_secs()),
         })
     }
 
-    /// Takes the settings a reload may change: the address policy and the expiry shown.
-    pub fn reload(&self, config: &crate::config::Config) {
-        self.policy
-            .store(Arc::new(AddressPolicy::from_config(&config.tracker)));
-        self.peer_expiry
-            .store(config.peer_expiry_secs(), Ordering::Relaxed);
+    /// Now, by the tracker's clock (what peers' last-seen times are stamped with).
+    pub fn now(&self) -> u32 {
+        self.tracker.clock.now()
     }
 
-    /// The client address of a request (trusted proxy headers applied).
+    /// The client address of a request (trusted proxy headers applied, with the tracker's
+    /// address policy in force).
     pub fn client_address(&self, socket: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let proxy = crate::http::proxy_headers(headers);
-        policy::client_address(&self.policy.load(), socket, &proxy)
+        let proxy = ProxyHeaders::from_headers(headers);
+        policy::client_address(&self.tracker.settings().policy, socket, &proxy)
     }
 
     /// The account, or the "web UI disabled" error.

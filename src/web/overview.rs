@@ -443,7 +443,7 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
         write_failures: web.writer.failures.load(Ordering::Relaxed),
         write_error: web.writer.last_error.lock().clone(),
         read_error,
-        peer_expiry_secs: web.peer_expiry.load(std::sync::atomic::Ordering::Relaxed),
+        peer_expiry_secs: web.tracker.settings().peer_expiry,
         network_grouping: if web.peer_networks.is_empty() {
             "blocks"
         } else {

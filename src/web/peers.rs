@@ -13,7 +13,6 @@
 use super::auth::hex;
 use super::error::WebError;
 use super::{format, reply, Layout, Req, Web, Who};
-use crate::http::unix_now;
 use crate::protocol::peer_id::client_software;
 use crate::protocol::{InfoHash, PeerId};
 use crate::swarm::SwarmStore;
@@ -399,7 +398,7 @@ pub async fn page(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec<u
             HashMap::new()
         }
     };
-    let now = unix_now();
+    let now = web.now();
     let start = (page - 1) * PAGE_SIZE;
     let showing = if total == 0 {
         "showing 0 of 0".to_owned()

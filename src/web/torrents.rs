@@ -91,7 +91,7 @@ where
     let meta = Metainfo::from_bytes(&bytes).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let hashes = meta.announce_hashes();
     let stored = TorrentMeta::from(&meta);
-    let now = crate::http::unix_now();
+    let now = crate::tracker::unix_now();
     let to_store = hashes.clone();
     web.db(move |s| s.set_torrent_meta(&to_store, &stored, now))
         .await?;

@@ -1,5 +1,6 @@
-//! Every reason a tracker request is refused, mapped to its `failure reason`, its statistics
-//! label and its BEP 31 `retry in` in one place.
+//! Every reason the tracker refuses an announce or a scrape, whatever the transport, mapped to
+//! its `failure reason` (HTTP's bencoded text and UDP's error packet), its statistics label and
+//! its BEP 31 `retry in` in one place.
 
 use crate::access::AccessDenied;
 use crate::blocklist::Blocked;
@@ -8,9 +9,9 @@ use crate::protocol::{ProtocolError, RetryIn};
 use crate::stats::Failure;
 use crate::swarm::SwarmError;
 
-/// A refused tracker request. `Display` is the bencoded `failure reason` the client reads.
+/// A refused tracker request. `Display` is the `failure reason` the client reads.
 #[derive(Debug, thiserror::Error)]
-pub enum RequestError {
+pub enum Refusal {
     /// The query is malformed.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
@@ -34,18 +35,18 @@ pub enum RequestError {
     CleanupNotAllowed,
 }
 
-impl RequestError {
+impl Refusal {
     /// The refusal's label in the statistics.
     pub fn failure(&self) -> Failure {
         match self {
-            RequestError::Protocol(_) => Failure::Malformed,
-            RequestError::Address(AddressError::NoProxyHeader) => Failure::NoProxyHeader,
-            RequestError::Address(_) => Failure::AddressRefused,
-            RequestError::Blocked(_) => Failure::Blocked,
-            RequestError::Access(_) => Failure::AccessList,
-            RequestError::Swarm(SwarmError::PeerIdTaken) => Failure::PeerIdTaken,
-            RequestError::FullScrapeDisabled => Failure::FullScrapeDisabled,
-            RequestError::CleanupNotAllowed => Failure::CleanupNotAllowed,
+            Refusal::Protocol(_) => Failure::Malformed,
+            Refusal::Address(AddressError::NoProxyHeader) => Failure::NoProxyHeader,
+            Refusal::Address(_) => Failure::AddressRefused,
+            Refusal::Blocked(_) => Failure::Blocked,
+            Refusal::Access(_) => Failure::AccessList,
+            Refusal::Swarm(SwarmError::PeerIdTaken) => Failure::PeerIdTaken,
+            Refusal::FullScrapeDisabled => Failure::FullScrapeDisabled,
+            Refusal::CleanupNotAllowed => Failure::CleanupNotAllowed,
         }
     }
 
@@ -54,14 +55,14 @@ impl RequestError {
     /// the client or a proxy can fix, or which pass by themselves.
     pub fn retry_in(&self) -> Option<RetryIn> {
         match self {
-            RequestError::Address(AddressError::Ignored(_) | AddressError::NotAllowed(_))
-            | RequestError::Blocked(_)
-            | RequestError::Access(_) => Some(RetryIn::Never),
-            RequestError::Address(AddressError::NoProxyHeader)
-            | RequestError::Protocol(_)
-            | RequestError::Swarm(_)
-            | RequestError::FullScrapeDisabled
-            | RequestError::CleanupNotAllowed => None,
+            Refusal::Address(AddressError::Ignored(_) | AddressError::NotAllowed(_))
+            | Refusal::Blocked(_)
+            | Refusal::Access(_) => Some(RetryIn::Never),
+            Refusal::Address(AddressError::NoProxyHeader)
+            | Refusal::Protocol(_)
+            | Refusal::Swarm(_)
+            | Refusal::FullScrapeDisabled
+            | Refusal::CleanupNotAllowed => None,
         }
     }
 }
@@ -73,7 +74,7 @@ mod tests {
     #[test]
     fn retry_in_never_only_for_lasting_refusals() {
         let ip = "192.0.2.1".parse().unwrap();
-        let never: [RequestError; 5] = [
+        let never: [Refusal; 5] = [
             AddressError::Ignored(ip).into(),
             AddressError::NotAllowed(ip).into(),
             Blocked::Torrent("DMCA".into()).into(),
@@ -83,12 +84,12 @@ mod tests {
         for e in never {
             assert_eq!(e.retry_in(), Some(RetryIn::Never), "{e}");
         }
-        let again: [RequestError; 5] = [
+        let again: [Refusal; 5] = [
             AddressError::NoProxyHeader.into(),
             ProtocolError::Missing("info_hash").into(),
             SwarmError::PeerIdTaken.into(),
-            RequestError::FullScrapeDisabled,
-            RequestError::CleanupNotAllowed,
+            Refusal::FullScrapeDisabled,
+            Refusal::CleanupNotAllowed,
         ];
         for e in again {
             assert_eq!(e.retry_in(), None, "{e}");
