@@ -22,6 +22,9 @@
 //! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`);
 //! - [`hex`] and [`text`]: leaf helpers every layer may use (strict hex, printable text).
 
+// No module needs it; keeping it out keeps memory safety a property the compiler checks.
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod blocking;
 pub mod blocklist;
