@@ -68,7 +68,7 @@ pub fn parse(text: &str, file: &Path) -> Result<HashSet<InfoHash>, AccessFileErr
         if line.is_empty() {
             continue;
         }
-        match hex_hash(line) {
+        match crate::hex::decode_array(line) {
             Some(h) => {
                 hashes.insert(h);
             }
@@ -82,20 +82,6 @@ pub fn parse(text: &str, file: &Path) -> Result<HashSet<InfoHash>, AccessFileErr
         }
     }
     Ok(hashes)
-}
-
-/// 40 hexadecimal digits to the 20 bytes they spell.
-fn hex_hash(text: &str) -> Option<InfoHash> {
-    let digits = text.as_bytes();
-    if digits.len() != 40 {
-        return None;
-    }
-    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut h = [0u8; 20];
-    for (i, pair) in digits.chunks_exact(2).enumerate() {
-        h[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(h)
 }
 
 /// A mode and its hashes: what [`AccessList`] enforces.
@@ -215,7 +201,7 @@ mod tests {
     const B: &str = "0123456789ABCDEFabcdef0123456789abcdef01";
 
     fn hash(hex: &str) -> InfoHash {
-        hex_hash(hex).unwrap()
+        crate::hex::decode_array(hex).unwrap()
     }
 
     #[test]
@@ -241,6 +227,9 @@ mod tests {
             (&format!("{A}0")[..], &format!("{A}0")[..]),
             (&format!("{A} {A}")[..], &format!("{A} {A}")[..60]),
             ("magnet:?xt=urn:btih:abc # no", "magnet:?xt=urn:btih:abc"),
+            (&format!("+a{}", &A[2..])[..], &format!("+a{}", &A[2..])[..]),
+            (&format!("-a{}", &A[2..])[..], &format!("-a{}", &A[2..])[..]),
+            (&format!("é{}", &A[2..])[..], &format!("é{}", &A[2..])[..]),
         ] {
             let text = format!("# list\n{A}\n{bad}\n");
             let err = parse(&text, Path::new("/etc/retracker/allow.txt")).unwrap_err();
@@ -257,7 +246,7 @@ mod tests {
         let err = parse(&long, Path::new("a")).unwrap_err().to_string();
         assert!(err.ends_with(&format!("{:?}", "x".repeat(60))), "{err}");
         // Non-ASCII digits are not hex digits, whatever char::to_digit thinks of other scripts.
-        assert!(hex_hash(&"\u{0661}".repeat(20)).is_none());
+        assert!(parse(&"\u{0661}".repeat(20), Path::new("a")).is_err());
     }
 
     #[test]

@@ -54,12 +54,7 @@ impl BlockTarget {
     /// Parses what an operator types: an address, a CIDR network, or a 40-digit hex info hash.
     pub fn parse(text: &str) -> Result<BlockTarget, String> {
         let t = text.trim();
-        if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut h = [0u8; 20];
-            for (i, chunk) in t.as_bytes().chunks(2).enumerate() {
-                let hex = std::str::from_utf8(chunk).expect("ASCII hex digits");
-                h[i] = u8::from_str_radix(hex, 16).expect("checked hex digits");
-            }
+        if let Some(h) = crate::hex::decode_array(t) {
             return Ok(BlockTarget::Hash(h));
         }
         if let Ok(ip) = t.parse::<IpAddr>() {
@@ -83,7 +78,7 @@ impl fmt::Display for BlockTarget {
                 write!(f, "{}", n.addr())
             }
             BlockTarget::Net(n) => write!(f, "{n}"),
-            BlockTarget::Hash(h) => h.iter().try_for_each(|b| write!(f, "{b:02x}")),
+            BlockTarget::Hash(h) => f.write_str(&crate::hex::encode(h)),
         }
     }
 }
@@ -209,7 +204,16 @@ mod tests {
             assert_eq!(t.to_string(), shown, "{text}");
             assert_eq!(BlockTarget::parse(shown).unwrap(), t);
         }
-        for bad in ["", "10.0.0.256", "10.0.0.0/33", "466d84", "example.com"] {
+        for bad in [
+            "",
+            "10.0.0.256",
+            "10.0.0.0/33",
+            "466d84",
+            "example.com",
+            "+a6d846e88635a7aa032ca8cbe2d810495dea262",
+            "-a6d846e88635a7aa032ca8cbe2d810495dea262",
+            "é6d846e88635a7aa032ca8cbe2d810495dea262",
+        ] {
             let err = BlockTarget::parse(bad).unwrap_err();
             assert!(err.contains("not an IP address"), "{bad}: {err}");
         }

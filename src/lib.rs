@@ -19,7 +19,11 @@
 //! - [`udp`]: the BEP 15 UDP tracker: stateless connection ids, then the same announce core as HTTP;
 //! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks;
 //! - [`torrent`]: the `.torrent` commands `torrent-info` and `add-torrent`;
-//! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`).
+//! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`);
+//! - [`hex`] and [`text`]: leaf helpers every layer may use (strict hex, printable text).
+
+// No module needs it; keeping it out keeps memory safety a property the compiler checks.
+#![forbid(unsafe_code)]
 
 pub mod access;
 pub mod blocking;
@@ -27,6 +31,7 @@ pub mod blocklist;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod hex;
 pub mod http;
 pub mod logging;
 pub mod netlist;
@@ -39,6 +44,7 @@ pub mod server;
 pub mod stats;
 pub mod storage;
 pub mod swarm;
+pub mod text;
 pub mod tls;
 pub mod torrent;
 pub mod tracker;

@@ -2,20 +2,12 @@
 //! exit codes, SIGTERM.
 
 mod common;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_retracker");
+use common::process::Launch;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 fn run(args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
+    let out = Launch::new().args(args).current_dir(cwd).output();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -70,59 +62,22 @@ fn starts_from_the_committed_config_serves_and_stops_cleanly_on_sigterm() {
         dir.path().join("config/config.ini"),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
+    let mut tracker = Launch::new()
         .current_dir(dir.path())
         .env("RETRACKER_TRACKER_PORT", "0")
         .env("RETRACKER_TRACKER_HOST", "127.0.0.1")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no listening line: {seen:#?}"));
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-        seen.push(line);
-    };
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
+        .start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let hash = *b"binary-test-hash-001";
     let body = rt.block_on(common::get(
-        addr,
+        tracker.addr,
         None,
         &format!("/announce?{}", common::query(&hash, 1, 6001, 0, "")),
         &[],
     ));
     assert!(body.dict().get("interval").is_some());
 
-    let start = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "still running 5 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(tracker.terminate().code(), Some(0));
     // The default storage path, created with its folder, holds the peer after the final flush.
     let db = dir.path().join("data/retracker.sqlite");
     let peers: i64 = rusqlite::Connection::open(&db)
@@ -147,20 +102,13 @@ fn a_foreign_database_file_exits_2_and_is_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("not-ours.sqlite");
     std::fs::write(&db, b"these are somebody's notes, not a database").unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "--config",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("config/config.ini")
-                .to_str()
-                .unwrap(),
-        ])
+    let out = Launch::new()
+        .config(&committed_config())
         .current_dir(dir.path())
         .env("RETRACKER_TRACKER_PORT", "0")
         .env("RETRACKER_TRACKER_HOST", "127.0.0.1")
         .env("RETRACKER_DB_PATH", &db)
-        .output()
-        .unwrap();
+        .output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -173,24 +121,22 @@ fn a_foreign_database_file_exits_2_and_is_left_untouched() {
     );
 }
 
+/// The committed `config/config.ini`.
+fn committed_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/config.ini")
+}
+
 /// Runs the binary on the database `db` with the committed config; returns its exit status and
 /// standard error.
 fn start_on(db: &Path) -> (Option<i32>, String) {
-    let out = Command::new(BIN)
-        .args([
-            "--config",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("config/config.ini")
-                .to_str()
-                .unwrap(),
-        ])
+    let out = Launch::new()
+        .config(&committed_config())
         .current_dir(db.parent().unwrap())
         .env("RETRACKER_TRACKER_PORT", "0")
         .env("RETRACKER_TRACKER_HOST", "127.0.0.1")
         .env("RETRACKER_DB_PATH", db)
         .env("RETRACKER_LOGGING_LOG_FILE", "")
-        .output()
-        .unwrap();
+        .output();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     (out.status.code(), err)
 }
@@ -260,16 +206,7 @@ fn a_damaged_database_file_exits_2_naming_it_and_is_left_untouched() {
 
 /// Runs `retracker hash-password` with `input` on standard input.
 fn hash_password(input: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    Launch::new().arg("hash-password").output_with_stdin(input)
 }
 
 #[test]
@@ -318,21 +255,11 @@ fn tells_systemd_when_ready_reloading_and_stopping() {
         dir.path().join("db.sqlite").display()
     );
     std::fs::write(&config, &text).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap()])
+    let mut tracker = Launch::new()
+        .config(&config)
         .current_dir(dir.path())
         .env("NOTIFY_SOCKET", &socket_path)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let signal = |name: &str| {
-        Command::new("kill")
-            .args([name, &child.id().to_string()])
-            .status()
-            .unwrap();
-    };
+        .start();
 
     // READY=1 comes once the tracker answers; STATUS names the address.
     let ready = notification(&systemd);
@@ -340,6 +267,7 @@ fn tells_systemd_when_ready_reloading_and_stopping() {
         .strip_prefix("READY=1\nSTATUS=tracker on ")
         .unwrap_or_else(|| panic!("{ready:?}"));
     let addr: std::net::SocketAddr = addr.parse().unwrap();
+    assert_eq!(addr, tracker.addr, "the address the log names");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let hash = *b"binary-test-notify-1";
     let body = rt.block_on(common::get(
@@ -356,7 +284,7 @@ fn tells_systemd_when_ready_reloading_and_stopping() {
         text.replace("[TRACKER]\n", "[TRACKER]\nnumwant = 7\n"),
     )
     .unwrap();
-    signal("-HUP");
+    tracker.signal("-HUP");
     let reloading = notification(&systemd);
     let usec = reloading
         .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
@@ -366,19 +294,11 @@ fn tells_systemd_when_ready_reloading_and_stopping() {
 
     // A file that does not load is refused, and the tracker is ready again at once.
     std::fs::write(&config, "[TRACKER]\nport = eighty\n").unwrap();
-    signal("-HUP");
+    tracker.signal("-HUP");
     assert!(notification(&systemd).starts_with("RELOADING=1\n"));
     assert_eq!(notification(&systemd), "READY=1");
 
-    signal("-TERM");
+    tracker.signal("-TERM");
     assert_eq!(notification(&systemd), "STOPPING=1");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "still running");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(tracker.wait_exit().code(), Some(0));
 }

@@ -3,21 +3,14 @@
 //! and the console log says so. Every wait polls against a deadline.
 
 mod common;
+use common::process::{Launch, Process};
 use common::{get, id20, query, Dict};
-use std::io::{BufRead, BufReader};
+use retracker::hex;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_retracker");
 /// How long any change may take to show.
 const DEADLINE: Duration = Duration::from_secs(15);
-
-/// The 40-hex form of a hash.
-fn hex(h: &[u8; 20]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The configuration the tests write, with `tracker` lines added to `[TRACKER]` and `extra`
 /// sections after it.
@@ -31,89 +24,47 @@ fn config_text(access_file: &Path, level: &str, tracker: &str, extra: &str) -> S
     )
 }
 
-/// The binary, started by a test; stopped with SIGTERM when dropped.
+/// The binary, started by a test, and a runtime to announce to it.
 struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    /// Every console line read so far.
-    seen: Vec<String>,
-    addr: std::net::SocketAddr,
+    process: Process,
     rt: tokio::runtime::Runtime,
 }
 
 impl Running {
     fn start(config: &Path) -> Running {
-        let mut child = Command::new(BIN)
-            .args(["--config", config.to_str().unwrap()])
-            .current_dir(config.parent().unwrap())
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut running = Running {
-            child,
-            lines,
-            seen: Vec::new(),
-            addr: "127.0.0.1:1".parse().unwrap(),
+        Running {
+            process: Launch::new()
+                .config(config)
+                .current_dir(config.parent().unwrap())
+                .start(),
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap(),
-        };
-        let line = running.wait_for("listening on http://");
-        let addr = line.split("listening on http://").nth(1).unwrap();
-        running.addr = addr.split('/').next().unwrap().parse().unwrap();
-        running
+        }
     }
 
     /// Waits for a console line containing `needle`, read since the last call or before.
     fn wait_for(&mut self, needle: &str) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        let start = Instant::now();
-        loop {
-            let left = DEADLINE.saturating_sub(start.elapsed());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no line with {needle:?} in: {:#?}", self.seen),
-            }
-        }
+        self.process.wait_for_within(needle, DEADLINE)
     }
 
-    /// Reads the console lines already written.
-    fn drain(&mut self) {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
+    /// Every console line written so far.
+    fn seen(&mut self) -> Vec<String> {
+        self.process.stderr().to_vec()
     }
 
     /// Sends SIGHUP.
     fn hup(&self) {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        self.process.signal("-HUP");
     }
 
     /// Announces `h` as peer `n` (a leecher), returning the decoded answer.
     fn announce(&self, h: &[u8; 20], n: u32) -> Dict {
         let target = format!("/announce?{}", query(h, n, 6000 + n as u16, 5, ""));
-        self.rt.block_on(get(self.addr, None, &target, &[])).dict()
+        self.rt
+            .block_on(get(self.process.addr, None, &target, &[]))
+            .dict()
     }
 
     /// Announces until `done` holds for the answer, or fails after the deadline.
@@ -127,15 +78,6 @@ impl Running {
             assert!(start.elapsed() < DEADLINE, "{what} not seen: {:?}", d.0);
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
     }
 }
 
@@ -156,7 +98,7 @@ fn sighup_applies_a_new_config_and_access_list_and_keeps_them_through_broken_one
     );
     let swarm = id20("reload-swarm-", 1);
     let (denied, later_denied) = (id20("reload-denied-", 1), id20("reload-denied-", 2));
-    write(&access, &format!("# denied\n{}\n", hex(&denied)));
+    write(&access, &format!("# denied\n{}\n", hex::encode(&denied)));
     write(&config, &config_text(&access, "info", "numwant = 2", ""));
     let mut t = Running::start(&config);
 
@@ -177,7 +119,11 @@ fn sighup_applies_a_new_config_and_access_list_and_keeps_them_through_broken_one
     // is denied in the file.
     write(
         &access,
-        &format!("# denied\n{}\n{}\n", hex(&denied), hex(&later_denied)),
+        &format!(
+            "# denied\n{}\n{}\n",
+            hex::encode(&denied),
+            hex::encode(&later_denied)
+        ),
     );
     write(
         &config,
@@ -238,23 +184,22 @@ fn sighup_applies_a_new_config_and_access_list_and_keeps_them_through_broken_one
     let d = t.announce(&swarm, 9);
     assert_eq!(d.peers4().len(), 3, "still numwant 3");
     assert_eq!(d.str("tracker id").as_deref(), Some("reloaded-1"));
-    t.drain();
-    let reloads = t
-        .seen
+    let seen = t.seen();
+    let reloads = seen
         .iter()
         .filter(|l| l.contains("reload: changed"))
         .count();
-    assert_eq!(
-        reloads, 1,
-        "the server applied no other reload: {:#?}",
-        t.seen
-    );
+    assert_eq!(reloads, 1, "the server applied no other reload: {seen:#?}");
 
     // A broken access list is refused too; the list in force is kept and the reason names the
     // file and line. The rest of the (valid) configuration still applies.
     write(
         &access,
-        &format!("{}\n{}\nbad line\n", hex(&denied), hex(&later_denied)),
+        &format!(
+            "{}\n{}\nbad line\n",
+            hex::encode(&denied),
+            hex::encode(&later_denied)
+        ),
     );
     write(
         &config,
@@ -268,8 +213,7 @@ fn sighup_applies_a_new_config_and_access_list_and_keeps_them_through_broken_one
         "{kept}"
     );
     t.announce_until(&swarm, 9, "numwant 4", |d| d.peers4().len() == 4);
-    t.drain();
-    eprintln!("{:#?}", t.seen);
+    eprintln!("{:#?}", t.seen());
     for h in [&denied, &later_denied] {
         assert!(t.announce(h, 1).get("failure reason").is_some());
     }
@@ -288,13 +232,11 @@ fn a_bad_access_list_at_start_exits_2_naming_file_and_line() {
     );
     write(&config, &config_text(&access, "info", "", ""));
     for args in [&["--check-config"][..], &[]] {
-        let out = Command::new(BIN)
+        let out = Launch::new()
             .args(args)
-            .args(["--config", config.to_str().unwrap()])
+            .config(&config)
             .current_dir(dir.path())
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
+            .output();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(
@@ -324,7 +266,7 @@ fn sighup_rereads_the_blocklist_from_the_database() {
 
     // Another tool writes an entry into the database; the tracker sees it on SIGHUP.
     let storage = retracker::storage::Storage::open(&db, 1).unwrap();
-    let target = retracker::blocklist::BlockTarget::parse(&hex(&h)).unwrap();
+    let target = retracker::blocklist::BlockTarget::parse(&hex::encode(&h)).unwrap();
     storage
         .add_block(&target, "added by script", 1, "ops")
         .unwrap();
@@ -337,7 +279,7 @@ fn sighup_rereads_the_blocklist_from_the_database() {
     t.wait_for("reload: 1 peers of refused torrents or blocked addresses dropped");
     let scrape = format!("/scrape?info_hash={}", common::pct(&h));
     let files =
-        t.rt.block_on(get(t.addr, None, &scrape, &[]))
+        t.rt.block_on(get(t.process.addr, None, &scrape, &[]))
             .dict()
             .dict("files");
     let entry = Dict(match files.0.get(&h[..]) {

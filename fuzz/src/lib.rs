@@ -11,7 +11,11 @@
 
 #[path = "../../src/config/mod.rs"]
 pub mod config;
+#[path = "../../src/hex.rs"]
+pub mod hex;
 #[path = "../../src/netlist.rs"]
 pub mod netlist;
 #[path = "../../src/protocol/mod.rs"]
 pub mod protocol;
+#[path = "../../src/text.rs"]
+pub mod text;

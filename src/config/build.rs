@@ -4,8 +4,8 @@
 //! The struct literal in [`build`] makes the compiler insist on every field; a debug assertion
 //! insists that every registry key was read, so the table and the struct cannot drift apart.
 
+use super::error::ConfigError;
 use super::keys::{self, Form, Key, KEYS};
-use super::load::ConfigError;
 use super::value::{self, Refusal};
 use super::{
     AccessConfig, AccessMode, CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel,
@@ -118,7 +118,7 @@ impl Settings {
         let (other, text, origin) = self.get(section, name);
         // The other value is quoted in this key's message: a tab in it must not reach the
         // terminal raw (found by fuzz/run ini).
-        let text = super::load::printable(text);
+        let text = crate::text::printable(text);
         let own = &self.settings[index(key)].origin;
         match origin {
             Origin::Default => format!("{} ({text}, the default)", other.name),

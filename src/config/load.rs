@@ -5,10 +5,12 @@
 //! loads as it is; a key given twice is a warning and the last value wins.
 
 use super::build::{self, Origin, Settings};
+use super::error::{shown, ConfigError};
 use super::keys::{self, KEYS, SECTIONS};
 use super::suggest::closest;
 use super::syntax::{self, Block};
 use super::Config;
+use crate::text::printable;
 use std::path::Path;
 
 /// A loaded configuration and the warnings found on the way (unknown sections and keys, ...).
@@ -18,59 +20,6 @@ pub struct Loaded {
     pub config: Config,
     /// Human-readable warnings, each naming what it is about.
     pub warnings: Vec<String>,
-}
-
-/// A configuration that cannot be used. `Display` is the whole message for the operator.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read (missing, unreadable, not UTF-8).
-    #[error("{origin}: cannot read the configuration file: {error}")]
-    Read {
-        /// The path as given.
-        origin: String,
-        /// Why reading failed.
-        error: std::io::Error,
-    },
-    /// The text is not INI.
-    #[error("{origin}:{line}: {}", printable(.message))]
-    Syntax {
-        /// The path (or name) of the text.
-        origin: String,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A key's value is not what the key takes.
-    #[error("{origin}: [{section}] {key} = \"{}\": expected {expected}", shown(.value))]
-    Value {
-        /// The path of the text, or `environment variable RETRACKER_...`.
-        origin: String,
-        /// Section, as in the registry.
-        section: &'static str,
-        /// Key, as in the registry.
-        key: &'static str,
-        /// The value as given (comment and quotes removed); `(not shown)` for secrets.
-        value: String,
-        /// What the key takes.
-        expected: String,
-    },
-}
-
-/// A value as it can be put between double quotes in a one-line message.
-fn shown(value: &str) -> String {
-    printable(value).replace('"', "\\\"")
-}
-
-/// Text from the file (a name, a value) with its control characters escaped, so that a message
-/// naming it stays on one line and sends no escape sequence to the terminal or the log.
-pub(super) fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c {
-            c if c.is_control() => c.escape_default().collect(),
-            c => vec![c],
-        })
-        .collect()
 }
 
 /// Loads `path`, then applies `RETRACKER_<SECTION>_<KEY>` variables of the process environment.

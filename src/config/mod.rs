@@ -10,9 +10,11 @@
 //! (`packaging/config.ini`, installed as `/etc/retracker/config.ini`).
 //!
 //! Inside: `syntax` turns text into sections of pairs, `value` parses one value per form,
-//! `build` assembles and cross-checks the [`Config`], `suggest` finds "did you mean" names.
+//! `build` assembles and cross-checks the [`Config`], `suggest` finds "did you mean" names,
+//! `error` holds [`ConfigError`], which both `load` and `build` return.
 
 mod build;
+mod error;
 pub mod keys;
 pub mod load;
 pub mod render;
@@ -20,7 +22,8 @@ mod suggest;
 mod syntax;
 mod value;
 
-pub use load::{env_warnings, load_file, load_str, load_with_env, ConfigError, Loaded};
+pub use error::ConfigError;
+pub use load::{env_warnings, load_file, load_str, load_with_env, Loaded};
 pub use render::{changed_keys, example_ini, packaged_ini, reload_changes, render};
 
 use crate::netlist::Networks;

@@ -16,6 +16,7 @@
 //! value that contains escapes): fixed-size values decode straight into arrays
 //! ([`decode_fixed`]) and hashes consume a byte stream ([`decode_each`]).
 
+use crate::hex;
 use std::borrow::Cow;
 
 /// Longest raw query accepted, in bytes. A longer one is rejected with
@@ -88,17 +89,6 @@ impl<'a> Iterator for Pairs<'a> {
     }
 }
 
-/// Value of one hex digit, either case.
-#[inline]
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Feeds each decoded byte of `raw` to `f`, in order.
 ///
 /// On an invalid escape `f` has already seen the bytes before it; callers discard their result.
@@ -109,10 +99,8 @@ pub fn decode_each(raw: &[u8], mut f: impl FnMut(u8)) -> Result<(), InvalidEscap
     while i < raw.len() {
         let b = raw[i];
         if b == b'%' {
-            let hi = raw.get(i + 1).copied().and_then(hex_digit);
-            let lo = raw.get(i + 2).copied().and_then(hex_digit);
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => f(hi << 4 | lo),
+            match (raw.get(i + 1), raw.get(i + 2)) {
+                (Some(&hi), Some(&lo)) => f(hex::byte(hi, lo).ok_or(InvalidEscape)?),
                 _ => return Err(InvalidEscape),
             }
             i += 3;
@@ -265,7 +253,17 @@ mod tests {
             percent_decode(b"%41%2d%2D%ff%00").unwrap(),
             &b"A--\xff\x00"[..]
         );
-        for bad in [&b"%"[..], b"%4", b"x%G1", b"%4g", b"%%41"] {
+        // "%+a" would be 0x0a to u8::from_str_radix; "%é" is two non-ASCII bytes.
+        for bad in [
+            &b"%"[..],
+            b"%4",
+            b"x%G1",
+            b"%4g",
+            b"%%41",
+            b"%+a",
+            b"%-a",
+            "%é".as_bytes(),
+        ] {
             assert_eq!(percent_decode(bad), Err(InvalidEscape), "{bad:?}");
         }
     }

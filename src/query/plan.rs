@@ -40,17 +40,10 @@ pub struct Plan {
 }
 
 /// Parses 40 hex digits.
-pub fn parse_hash(hex: &str) -> Result<InfoHash, String> {
-    let hex = hex.trim();
-    let bad = || format!("--info-hash {hex:?}: expected 40 hex digits");
-    if hex.len() != 40 || !hex.is_ascii() {
-        return Err(bad());
-    }
-    let mut out = [0u8; 20];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(out)
+pub fn parse_hash(text: &str) -> Result<InfoHash, String> {
+    let text = text.trim();
+    crate::hex::decode_array(text)
+        .ok_or_else(|| format!("--info-hash {text:?}: expected 40 hex digits"))
 }
 
 /// A URL from the command line or a batch file; `what` names where it came from.
@@ -166,6 +159,10 @@ mod tests {
             "466d",
             "zz6d846e88635a7aa032ca8cbe2d810495dea262",
             "é66d846e88635a7aa032ca8cbe2d810495dea26",
+            // u8::from_str_radix took "+a" as 0x0a.
+            "+a6d846e88635a7aa032ca8cbe2d810495dea262",
+            "-a6d846e88635a7aa032ca8cbe2d810495dea262",
+            "466d846e88635a7aa032ca8cbe2d810495dea2+2",
         ] {
             assert!(
                 parse_hash(bad).unwrap_err().contains("40 hex digits"),

@@ -2,6 +2,7 @@
 //! for the renderers and the recordings.
 
 use crate::client::{ClientError, Outcome};
+use crate::hex;
 use crate::protocol::answer::{AnnounceAnswer, Answer, ScrapeAnswer};
 use crate::protocol::{InfoHash, RetryIn};
 use serde::Serialize;
@@ -78,17 +79,12 @@ pub struct Row {
     pub attempts: u32,
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Row {
     fn base<T>(url: &str, request: &'static str, hash: Option<&InfoHash>, o: &Outcome<T>) -> Row {
         Row {
             url: url.to_owned(),
             request,
-            info_hash: hash.map(|h| hex(h)),
+            info_hash: hash.map(|h| hex::encode(h)),
             name: None,
             status: Status::Ok,
             error: None,
@@ -193,7 +189,7 @@ impl Row {
                 .iter()
                 .map(|f| {
                     let mut r = row.clone();
-                    r.info_hash = Some(hex(&f.info_hash));
+                    r.info_hash = Some(hex::encode(&f.info_hash));
                     fill(&mut r, f);
                     r
                 })

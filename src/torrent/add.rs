@@ -16,11 +16,13 @@
 //! Prints one line per torrent: the stored hashes, then the name.
 
 use super::api::{self, Endpoint};
-use super::{hex, load, printable};
+use super::load;
 use crate::cli::AddTorrentArgs;
 use crate::client::tls::TlsSettings;
 use crate::config::{self, DbKind};
+use crate::hex;
 use crate::storage::{Storage, TorrentMeta};
+use crate::text::printable;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -93,8 +95,8 @@ fn direct(args: &AddTorrentArgs, config_path: &Path) -> ExitCode {
         let now = crate::tracker::unix_now();
         match storage.set_torrent_meta(&hashes, &TorrentMeta::from(&meta), now) {
             Ok(()) => {
-                let hex: Vec<String> = hashes.iter().map(|h| hex(h)).collect();
-                println!("{}", stored_line(&hex, &meta.name));
+                let shown: Vec<String> = hashes.iter().map(|h| hex::encode(h)).collect();
+                println!("{}", stored_line(&shown, &meta.name));
             }
             Err(e) => {
                 fail(format_args!("{}: {e}", path.display()));

@@ -19,25 +19,3 @@ pub fn load(path: &Path) -> Result<(Vec<u8>, Metainfo), String> {
     let meta = Metainfo::from_bytes(&bytes).map_err(|e: MetainfoError| e.to_string())?;
     Ok((bytes, meta))
 }
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    crate::web::auth::hex(bytes)
-}
-
-/// Text from a torrent made safe for a terminal: control characters (an escape sequence in a
-/// file name could rewrite the screen) are shown escaped.
-pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}

@@ -15,6 +15,7 @@
 //! in as Unix seconds.
 
 use crate::config::StatsConfig;
+use crate::hex;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -165,7 +166,11 @@ impl Auth {
         };
         let exp = session.expires.to_string();
         let mac = self.mac(&[b"session", exp.as_bytes(), &session.nonce]);
-        let value = format!("{exp}.{}.{}", hex(&session.nonce), hex(&mac));
+        let value = format!(
+            "{exp}.{}.{}",
+            hex::encode(&session.nonce),
+            hex::encode(&mac)
+        );
         (session, value)
     }
 
@@ -176,8 +181,8 @@ impl Auth {
         if parts.next().is_some() {
             return None;
         }
-        let nonce: [u8; 16] = unhex(nonce)?.try_into().ok()?;
-        let mac: [u8; 32] = unhex(mac)?.try_into().ok()?;
+        let nonce: [u8; 16] = hex::decode_array(nonce)?;
+        let mac: [u8; 32] = hex::decode_array(mac)?;
         let expected = self.mac(&[b"session", exp.as_bytes(), &nonce]);
         if !bool::from(mac.ct_eq(&expected)) {
             return None;
@@ -198,23 +203,27 @@ impl Auth {
 
     /// The CSRF token of the forms shown in `session`.
     pub fn csrf_token(&self, session: &Session) -> String {
-        hex(&self.mac(&[b"csrf", &session.nonce]))
+        hex::encode(&self.mac(&[b"csrf", &session.nonce]))
     }
 
     /// True when `token` is the CSRF token of `session`.
     pub fn csrf_ok(&self, session: &Session, token: &str) -> bool {
-        unhex(token).is_some_and(|t| bool::from(t.ct_eq(&self.mac(&[b"csrf", &session.nonce]))))
+        hex::decode(token)
+            .is_some_and(|t| bool::from(t.ct_eq(&self.mac(&[b"csrf", &session.nonce]))))
     }
 
     /// A login form's CSRF pair: the cookie value and the token for the form.
     pub fn login_csrf(&self) -> (String, String) {
         let seed: [u8; 16] = rand::random();
-        (hex(&seed), hex(&self.mac(&[b"login", &seed])))
+        (
+            hex::encode(&seed),
+            hex::encode(&self.mac(&[b"login", &seed])),
+        )
     }
 
     /// True when `token` matches the login cookie `cookie`.
     pub fn login_csrf_ok(&self, cookie: &str, token: &str) -> bool {
-        match (unhex(cookie), unhex(token)) {
+        match (hex::decode(cookie), hex::decode(token)) {
             (Some(seed), Some(t)) => bool::from(t.ct_eq(&self.mac(&[b"login", &seed]))),
             _ => false,
         }
@@ -342,26 +351,6 @@ pub fn hash_password(password: &str) -> String {
         .hash_password(password.as_bytes(), &salt)
         .expect("default argon2 parameters accept any password")
         .to_string()
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// Bytes of a hex string (any case); `None` if it is not hex.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
@@ -511,11 +500,16 @@ mod tests {
     }
 
     #[test]
-    fn hex_round_trips() {
-        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
-        assert_eq!(unhex("00ABff"), Some(vec![0, 0xab, 0xff]));
-        assert_eq!(unhex("0"), None);
-        assert_eq!(unhex("zz"), None);
-        assert_eq!(unhex("é1"), None);
+    fn login_tokens_are_strict_hex() {
+        let a = auth("pw");
+        let seed = [0x0a; 16];
+        let token = hex::encode(&a.mac(&[b"login", &seed]));
+        assert!(a.login_csrf_ok(&"0a".repeat(16), &token));
+        assert!(a.login_csrf_ok(&"0A".repeat(16), &token));
+        // u8::from_str_radix reads "+a" as 0x0a: a second spelling of the same cookie.
+        for spoiled in ["+a", " a", "a\n"] {
+            let cookie = format!("{spoiled}{}", "0a".repeat(15));
+            assert!(!a.login_csrf_ok(&cookie, &token), "{cookie:?}");
+        }
     }
 }

@@ -7,10 +7,10 @@
 //! would run as a formula (first character `=` `+` `-` `@`, or tab / CR, as OWASP lists) gets a
 //! leading `'` ([`csv_field`]).
 
-use super::auth::hex;
 use super::error::WebError;
 use super::peers::{self, Filter, SortKey};
 use super::{format, overview, reply, Req, Web};
+use crate::hex;
 use crate::protocol::peer_id::client_software;
 use crate::protocol::InfoHash;
 use crate::storage::TorrentMeta;
@@ -112,7 +112,7 @@ async fn peers_export(
             .iter()
             .map(|r| {
                 json!({
-                    "info_hash": hex(&r.info_hash),
+                    "info_hash": hex::encode(&r.info_hash),
                     "ip": r.ip.to_string(),
                     "port": r.port,
                     "seeder": r.seeder,
@@ -136,7 +136,7 @@ async fn peers_export(
         ],
         rows.iter().map(|r| {
             vec![
-                hex(&r.info_hash),
+                hex::encode(&r.info_hash),
                 r.ip.to_string(),
                 r.port.to_string(),
                 r.seeder.to_string(),
@@ -180,7 +180,7 @@ async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u
             .iter()
             .map(|s| {
                 json!({
-                    "info_hash": hex(&s.info_hash),
+                    "info_hash": hex::encode(&s.info_hash),
                     "name": name(&s.info_hash),
                     "size": size(&s.info_hash),
                     "seeders": s.complete,
@@ -202,7 +202,7 @@ async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u
         ],
         swarms.iter().map(|s| {
             vec![
-                hex(&s.info_hash),
+                hex::encode(&s.info_hash),
                 name(&s.info_hash).to_owned(),
                 size(&s.info_hash).map_or_else(String::new, |n| n.to_string()),
                 s.complete.to_string(),

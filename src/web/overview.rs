@@ -18,9 +18,9 @@
 //! - `[DB] type = memory`: nothing is stored, so the sum over the swarms in memory; counts of
 //!   swarms dropped by cleanup are forgotten (`completed_source = "memory"`).
 
-use super::auth::hex;
 use super::error::WebError;
 use super::{format, Web};
+use crate::hex;
 use crate::netlist::Networks;
 use crate::protocol::peer_id::client_software;
 use crate::protocol::{InfoHash, PeerId};
@@ -405,7 +405,7 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
     let top_torrents = top
         .into_iter()
         .map(|(h, r)| TorrentRow {
-            info_hash: hex(&h),
+            info_hash: hex::encode(&h),
             name: facts.names.get(&h).cloned().unwrap_or_default(),
             peers: r.peers,
             seeders: r.seeders,

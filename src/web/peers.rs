@@ -10,9 +10,9 @@
 //! client first (one peer_id decode each); the other orders name only the 50 shown. There is no
 //! index to keep up to date on the announce path.
 
-use super::auth::hex;
 use super::error::WebError;
 use super::{format, reply, Layout, Req, Web, Who};
+use crate::hex;
 use crate::protocol::peer_id::client_software;
 use crate::protocol::{InfoHash, PeerId};
 use crate::swarm::SwarmStore;
@@ -38,17 +38,8 @@ pub struct Filter {
 
 /// Parses `hash=`: exactly 40 hex digits (any case).
 pub fn parse_hash(text: &str) -> Result<InfoHash, String> {
-    let t = text.trim();
-    if t.len() != 40 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "hash={text:?} is not an info hash: 40 hex digits expected"
-        ));
-    }
-    let mut h = [0u8; 20];
-    for (i, byte) in h.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&t[2 * i..2 * i + 2], 16).expect("checked hex digits");
-    }
-    Ok(h)
+    hex::decode_array(text.trim())
+        .ok_or_else(|| format!("hash={text:?} is not an info hash: 40 hex digits expected"))
 }
 
 /// Parses `net=`: a CIDR network (host bits dropped) or a single address (a host network).
@@ -99,7 +90,7 @@ impl Filter {
     pub fn query(&self) -> String {
         let mut parts = Vec::new();
         if let Some(h) = self.hash {
-            parts.push(format!("hash={}", hex(&h)));
+            parts.push(format!("hash={}", hex::encode(&h)));
         }
         if let Some(n) = self.net {
             parts.push(format!("net={}", reply::url_encode(&n.to_string())));
@@ -441,7 +432,7 @@ pub async fn page(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec<u
             .map(|r| RowView {
                 addr: r.ip.to_string(),
                 port: r.port,
-                hash: hex(&r.info_hash),
+                hash: hex::encode(&r.info_hash),
                 hash_href: {
                     let mut only = p.clone();
                     only.filter.hash = Some(r.info_hash);
@@ -454,7 +445,7 @@ pub async fn page(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec<u
                 seen_ago: format::duration(u64::from(now.saturating_sub(r.last_seen))),
             })
             .collect(),
-        hash: p.filter.hash.map(|h| hex(&h)).unwrap_or_default(),
+        hash: p.filter.hash.map(|h| hex::encode(&h)).unwrap_or_default(),
         net: p.filter.net.map(|n| n.to_string()).unwrap_or_default(),
         sort: p.sort.name(),
         dir: if p.desc { "desc" } else { "asc" },

@@ -149,18 +149,15 @@ pub fn form(data: &[u8]) -> HashMap<String, String> {
 }
 
 fn decode(raw: &[u8]) -> String {
-    // from_str_radix alone would take "+1" as a hex number.
-    let hex_byte = |h: &[u8]| {
-        h.iter()
-            .all(u8::is_ascii_hexdigit)
-            .then(|| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())?
-    };
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         match raw[i] {
             b'+' => out.push(b' '),
-            b'%' => match raw.get(i + 1..i + 3).and_then(hex_byte) {
+            b'%' => match raw
+                .get(i + 1..i + 3)
+                .and_then(|h| crate::hex::byte(h[0], h[1]))
+            {
                 Some(b) => {
                     out.push(b);
                     i += 2;

@@ -13,7 +13,8 @@
 //! otherwise), so a cross-site form cannot reach the store.
 
 use super::error::WebError;
-use super::{auth::hex, reply, Access, Req, Web};
+use super::{reply, Access, Req, Web};
+use crate::hex;
 use crate::protocol::metainfo::Metainfo;
 use crate::storage::TorrentMeta;
 use bytes::{Buf, Bytes, BytesMut};
@@ -97,7 +98,11 @@ where
         .await?;
     tracing::info!(
         "torrent metadata stored for {} ({})",
-        hashes.iter().map(|h| hex(h)).collect::<Vec<_>>().join(", "),
+        hashes
+            .iter()
+            .map(|h| hex::encode(h))
+            .collect::<Vec<_>>()
+            .join(", "),
         meta.name
     );
     Ok(reply::json(&json!({
@@ -108,9 +113,9 @@ where
         "private": meta.private,
         "comment": meta.comment,
         "created_by": meta.created_by,
-        "info_hash_v1": meta.info_hash_v1.map(|h| hex(&h)),
-        "info_hash_v2": meta.info_hash_v2.map(|h| hex(&h)),
-        "stored": hashes.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+        "info_hash_v1": meta.info_hash_v1.map(|h| hex::encode(&h)),
+        "info_hash_v2": meta.info_hash_v2.map(|h| hex::encode(&h)),
+        "stored": hashes.iter().map(|h| hex::encode(h)).collect::<Vec<_>>(),
     })))
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::hex;
 use serde_bencode::value::Value as B;
 use std::collections::HashMap;
 
@@ -30,10 +31,6 @@ const FIXTURES: [(&str, &[u8], &str, Option<&str>); 4] = [
         Some("8ab16bf527dc9eb4ebb3d0c05db6eb8651ebe8ca"),
     ),
 ];
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn dict(entries: &[(&str, B)]) -> B {
     B::Dict(
@@ -80,17 +77,19 @@ fn every_fixture_gives_the_hashes_its_maker_announced() {
     for (name, bytes, v1, v2) in FIXTURES {
         let m = Metainfo::from_bytes(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
-            m.info_hash_v1.map(|h| hex(&h)).as_deref(),
+            m.info_hash_v1.map(|h| hex::encode(&h)).as_deref(),
             Some(v1),
             "{name}"
         );
         assert_eq!(
-            m.info_hash_v2_truncated().map(|h| hex(&h)).as_deref(),
+            m.info_hash_v2_truncated()
+                .map(|h| hex::encode(&h))
+                .as_deref(),
             v2,
             "{name}"
         );
         let expected: Vec<String> = std::iter::once(v1).chain(v2).map(str::to_owned).collect();
-        let got: Vec<String> = m.announce_hashes().iter().map(|h| hex(h)).collect();
+        let got: Vec<String> = m.announce_hashes().iter().map(|h| hex::encode(h)).collect();
         assert_eq!(got, expected, "{name}");
     }
 }

@@ -23,6 +23,9 @@ fn filters_parse_or_name_the_bad_value() {
         &h[..39],
         &format!("{h}0"),
         "+0112233445566778899aabbccddeeff0011223",
+        "+a112233445566778899aabbccddeeff00112233",
+        "-a112233445566778899aabbccddeeff00112233",
+        "é112233445566778899aabbccddeeff00112233",
     ] {
         let e = parse_hash(bad).unwrap_err();
         assert!(e.contains(bad), "{e}");
