@@ -8,17 +8,11 @@ use common::{query, Tracker};
 use retracker::config::Config;
 use retracker::stats::Snapshot;
 use retracker::storage::Storage;
+use retracker::tracker::{unix_now, Clock};
 use retracker::web::format;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn unix_now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as u32
-}
+use std::time::{Duration, Instant};
 
 /// A second connection to the tracker's database (WAL, so it reads beside the server).
 async fn open(db: &Path) -> Arc<Storage> {
@@ -35,9 +29,12 @@ async fn snapshots(s: &Arc<Storage>) -> Vec<Snapshot> {
         .unwrap()
 }
 
-/// Polls until `done` holds for the stored snapshots (20 s at most); returns them.
+/// Polls until `done` holds for the stored snapshots (20 s at most); returns them. With a
+/// manual `clock`, moves it a second on the tracker's clock between polls, so that the
+/// snapshot task's next turn comes without sleeping through the interval.
 async fn wait_for(
     s: &Arc<Storage>,
+    clock: &Clock,
     what: &str,
     done: impl Fn(&[Snapshot]) -> bool,
 ) -> Vec<Snapshot> {
@@ -48,7 +45,10 @@ async fn wait_for(
             return snaps;
         }
         assert!(Instant::now() < deadline, "{what}: {snaps:#?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if clock.is_manual() {
+            clock.advance(1);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -62,7 +62,7 @@ fn tweak(c: &mut Config) {
 
 #[tokio::test]
 async fn snapshots_are_stored_charted_and_kept_across_restarts() {
-    let t = Tracker::start(tweak).await;
+    let t = Tracker::start_manual(tweak).await;
     let (a, b) = ([1u8; 20], [2u8; 20]);
     t.announce(&query(&a, 1, 6881, 0, "")).await;
     t.announce(&query(&a, 2, 6882, 100, "")).await;
@@ -71,11 +71,11 @@ async fn snapshots_are_stored_charted_and_kept_across_restarts() {
     t.announce(&query(&b, 5, 6885, 10, "&ip=2001:db8::5")).await;
     t.get(&format!("/scrape?info_hash={}", common::pct(&a)))
         .await;
-    let swarm_done = unix_now();
+    let swarm_done = t.clock.now();
 
     let db = open(&t.db).await;
     // Two snapshots taken wholly after the swarm was complete.
-    let snaps = wait_for(&db, "two snapshots of the swarm", |s| {
+    let snaps = wait_for(&db, &t.clock, "two snapshots of the swarm", |s| {
         s.iter().filter(|s| s.at > swarm_done).count() >= 2
     })
     .await;
@@ -117,11 +117,14 @@ async fn snapshots_are_stored_charted_and_kept_across_restarts() {
     assert!(html.contains("class=\"active\">History"));
 
     // After a restart the stored history is still there.
+    // The same clock goes on: the snapshots stand where the charts' windows end.
     drop(db);
+    let clock = t.clock.clone();
     let dir = t.stop().await;
     let mut config = common::config_in(dir.path());
     tweak(&mut config);
-    let t = Tracker::start_in(dir, config, &["127.0.0.1:0"]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let t = Tracker::start_clocked(dir, config, vec![listener].into(), clock).await;
     let browser = Browser::login(t.addr).await;
     let html = browser.page("/history").await;
     assert!(html.contains(&oldest), "old snapshots survive a restart");
@@ -162,7 +165,7 @@ async fn snapshots_older_than_history_days_are_pruned() {
     // Being served means the database is open; the prune runs as the snapshot task starts.
     t.announce(&query(&[3; 20], 1, 6881, 0, "")).await;
     let db = open(&t.db).await;
-    let snaps = wait_for(&db, "the old snapshot pruned", |s| {
+    let snaps = wait_for(&db, &t.clock, "the old snapshot pruned", |s| {
         s.iter().all(|s| s.at != old.at)
     })
     .await;

@@ -9,6 +9,7 @@ pub mod web;
 
 use retracker::config::Config;
 use retracker::server::Listeners;
+use retracker::tracker::Clock;
 use serde_bencode::value::Value;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -40,6 +41,9 @@ pub struct Tracker {
     stop: Option<oneshot::Sender<()>>,
     reloads: watch::Sender<Arc<Config>>,
     handle: Option<JoinHandle<Result<(), retracker::server::ServerError>>>,
+    /// The tracker's clock: the system's, or a manual one the test moves
+    /// ([`Tracker::start_manual`]) instead of sleeping.
+    pub clock: Clock,
 }
 
 /// The default config with a database in `dir`.
@@ -60,6 +64,21 @@ impl Tracker {
         let mut config = config_in(dir.path());
         tweak(&mut config);
         Self::start_in(dir, config, &["127.0.0.1:0"]).await
+    }
+
+    /// Starts a tracker on 127.0.0.1:0 with the default config changed by `tweak` and a manual
+    /// clock standing at the current time: peers age, expire and get snapshotted only when the
+    /// test moves [`Tracker::clock`].
+    pub async fn start_manual(tweak: impl FnOnce(&mut Config)) -> Tracker {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config_in(dir.path());
+        tweak(&mut config);
+        let mut listeners = Listeners::default();
+        listeners
+            .tracker
+            .push(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let clock = Clock::manual(retracker::tracker::unix_now());
+        Self::start_clocked(dir, config, listeners, clock).await
     }
 
     /// Starts a tracker on 127.0.0.1:0 with a UDP tracker socket on 127.0.0.1:0 too, with the
@@ -120,6 +139,16 @@ impl Tracker {
         config: Config,
         listeners: Listeners,
     ) -> Tracker {
+        Self::start_clocked(dir, config, listeners, Clock::system()).await
+    }
+
+    /// [`Tracker::start_with`] with the tracker's clock.
+    pub async fn start_clocked(
+        dir: tempfile::TempDir,
+        config: Config,
+        listeners: Listeners,
+        clock: Clock,
+    ) -> Tracker {
         let addrs: Vec<_> = listeners
             .tracker
             .iter()
@@ -138,13 +167,18 @@ impl Tracker {
         let (stop, stopped) = oneshot::channel::<()>();
         let (reloads, reloaded) = watch::channel(Arc::new(config.clone()));
         let db = config.db.path.clone();
-        let handle = tokio::spawn(retracker::server::run_with_reload(
+        let options = retracker::server::Options {
+            reloads: Some(reloaded),
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let handle = tokio::spawn(retracker::server::run_with(
             config,
             listeners,
             async {
                 let _ = stopped.await;
             },
-            reloaded,
+            options,
         ));
         Tracker {
             addr: addrs[0],
@@ -156,6 +190,7 @@ impl Tracker {
             stop: Some(stop),
             reloads,
             handle: Some(handle),
+            clock,
         }
     }
 
@@ -227,6 +262,11 @@ impl Resp {
     /// The body as a bencoded dict.
     pub fn dict(&self) -> Dict {
         decode_dict(&self.body)
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// A header value.

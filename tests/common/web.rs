@@ -19,6 +19,16 @@ pub async fn start(tweak: impl FnOnce(&mut retracker::config::Config)) -> Tracke
     .await
 }
 
+/// [`start`] on a manual clock the test moves ([`Tracker::start_manual`]).
+pub async fn start_manual(tweak: impl FnOnce(&mut retracker::config::Config)) -> Tracker {
+    Tracker::start_manual(|c| {
+        c.stats.access_username = "admin".into();
+        c.stats.access_password = PASSWORD.into();
+        tweak(c);
+    })
+    .await
+}
+
 /// Sends `method target` with `headers` and `body` (a form when not empty) and reads the answer.
 pub async fn request(
     addr: SocketAddr,
