@@ -9,7 +9,8 @@
 //! Each shard also keeps the totals of its swarms (seeders, leechers, changes to write), moved
 //! under the lock by every change to a swarm, so that [`SwarmStore::counts`] sums 64 small
 //! structs instead of walking every swarm: the stats, the logs and `/metrics` read it often, on
-//! async workers.
+//! async workers. The other walks of the whole store check in debug builds that they run on the
+//! blocking pool (see `crate::blocking`).
 
 use super::pending::Pending;
 use super::torrent::Swarm;
@@ -238,6 +239,7 @@ impl SwarmStore for MemoryStore {
     }
 
     fn scrape_all(&self, out: &mut Vec<ScrapeEntry>) {
+        crate::blocking::debug_assert_may_walk();
         out.clear();
         for shard in self.shards.iter() {
             let shard = shard.lock();
@@ -246,6 +248,7 @@ impl SwarmStore for MemoryStore {
     }
 
     fn for_each_peer(&self, f: &mut dyn FnMut(&InfoHash, &PeerId, &PeerRecord)) {
+        crate::blocking::debug_assert_may_walk();
         for shard in self.shards.iter() {
             let shard = shard.lock();
             for (h, swarm) in &shard.swarms {
@@ -255,6 +258,7 @@ impl SwarmStore for MemoryStore {
     }
 
     fn remove_peers(&self, pred: &mut dyn FnMut(&InfoHash, &PeerRecord) -> bool) -> u64 {
+        crate::blocking::debug_assert_may_walk();
         let mut removed = 0;
         for shard in self.shards.iter() {
             let mut guard = shard.lock();
@@ -280,6 +284,7 @@ impl SwarmStore for MemoryStore {
     }
 
     fn cleanup(&self, expire_before: u32) -> CleanupReport {
+        crate::blocking::debug_assert_may_walk();
         let mut report = CleanupReport::default();
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
@@ -300,6 +305,10 @@ impl SwarmStore for MemoryStore {
     }
 
     fn drain_changes_into(&self, out: &mut Changes, max_peers: usize) -> bool {
+        // Bounded in peers, but it visits every shard and takes every changed swarm without
+        // changed peers (and every dropped one) whatever the budget: a walk, however short
+        // usually. The writer runs it with its database write on the blocking pool.
+        crate::blocking::debug_assert_may_walk();
         // Start where the last batch stopped, so that under load no shard waits behind others.
         let start = self.drain_from.load(Ordering::Relaxed);
         let mut budget = max_peers;
@@ -366,7 +375,7 @@ impl SwarmStore for MemoryStore {
     }
 
     fn counts(&self) -> StoreCounts {
-        // O(shards): the stats, the logs and /metrics call it on async workers.
+        // O(shards): no walk, so no `debug_assert_may_walk` either (called on async workers).
         let mut c = StoreCounts::default();
         for shard in self.shards.iter() {
             let shard = shard.lock();
