@@ -352,6 +352,8 @@ impl SwarmStore for MemoryStore {
     }
 
     fn restore(&self, torrents: Vec<RestoredTorrent>) {
+        // A batch of the database's swarms at start: many batches, milliseconds each.
+        crate::blocking::debug_assert_may_walk();
         for t in torrents {
             let mut guard = self.shard(&t.info_hash).lock();
             let Shard { swarms, totals, .. } = &mut *guard;

@@ -566,6 +566,7 @@ async fn every_walk_is_refused_on_an_async_worker_but_counts_and_announces_are_n
         refused(|| s.drain_changes_into(&mut Changes::default(), 10)),
         "drain_changes_into"
     );
+    assert!(refused(|| s.restore(Vec::new())), "restore");
     // The per-request calls, and counts() now that it reads the shards' totals.
     assert!(!refused(|| s.counts()), "counts");
     assert!(!refused(|| s.scrape(&[H], &mut Vec::new())), "scrape");
