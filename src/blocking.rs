@@ -20,20 +20,34 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    let joined = tokio::task::spawn_blocking(move || {
-        IN_BLOCKING.with(|b| b.set(true));
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        IN_BLOCKING.with(|b| b.set(false));
-        out
-    })
-    .await;
-    match joined {
-        Ok(Ok(out)) => out,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        // The pool is shutting down with the runtime: nothing left to return to.
+    match try_run(f).await {
+        Ok(out) => out,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The pool is shutting down with the runtime: nothing left to return to.
         Err(e) => panic!("blocking task cancelled: {e}"),
     }
+}
+
+/// [`run`] for callers that carry on after a failure: a panic in `f` (or the pool shutting
+/// down) comes back as the error, as from `tokio::task::spawn_blocking`.
+pub async fn try_run<T, F>(f: F) -> Result<T, tokio::task::JoinError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        /// Clears the mark however `f` ends: the pool reuses the thread for unmarked work.
+        struct Unmark;
+        impl Drop for Unmark {
+            fn drop(&mut self) {
+                IN_BLOCKING.with(|b| b.set(false));
+            }
+        }
+        IN_BLOCKING.with(|b| b.set(true));
+        let _unmark = Unmark;
+        f()
+    })
+    .await
 }
 
 /// True when this thread may walk the whole store: it is not a tokio runtime thread, or it is
@@ -68,6 +82,17 @@ mod tests {
         // walk goes through run() and keeps the check meaningful.
         assert!(!tokio::task::spawn_blocking(may_walk).await.unwrap());
         assert!(!may_walk(), "the mark does not leak back to the worker");
+    }
+
+    #[tokio::test]
+    async fn try_run_marks_the_thread_and_returns_a_panic_as_an_error() {
+        assert!(try_run(may_walk).await.unwrap());
+        let err = try_run(|| panic!("boom")).await.unwrap_err();
+        assert!(err.is_panic());
+        // The thread that panicked is back in the pool unmarked.
+        for _ in 0..8 {
+            assert!(!tokio::task::spawn_blocking(may_walk).await.unwrap());
+        }
     }
 
     #[tokio::test]

@@ -54,7 +54,8 @@ impl Census {
     }
 }
 
-/// Counts every peer in `store`.
+/// Counts every peer in `store`: a walk, so callers on the runtime go through
+/// `crate::blocking::run` (the store checks it in debug builds).
 pub fn take(store: &dyn SwarmStore) -> Census {
     let mut c = Census::default();
     let mut addrs: HashSet<IpAddr> = HashSet::new();

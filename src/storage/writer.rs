@@ -102,8 +102,9 @@ impl Writer {
         let retry = self.retry.take();
         // The drain walks up to BATCH_PEERS peers: it runs on the blocking thread with the write,
         // so that no async worker, and none of the connections it serves, waits for it (on an
-        // async worker it put milliseconds into the announce latency tail).
-        let joined = tokio::task::spawn_blocking(move || {
+        // async worker it put milliseconds into the announce latency tail). `try_run` marks the
+        // thread for the store's check, and hands a panic back as an error like spawn_blocking.
+        let joined = crate::blocking::try_run(move || {
             let more = store.drain_changes_into(&mut changes, BATCH_PEERS);
             if let Some(older) = retry {
                 changes = older.merged_with(changes);

@@ -5,6 +5,12 @@
 //! the changes to persist are flags on the changed peers and swarms (see `pending`), so the
 //! write-behind backlog is bounded by the number of peers, however fast they announce, and costs
 //! next to nothing while it waits.
+//!
+//! Each shard also keeps the totals of its swarms (seeders, leechers, changes to write), moved
+//! under the lock by every change to a swarm, so that [`SwarmStore::counts`] sums 64 small
+//! structs instead of walking every swarm: the stats, the logs and `/metrics` read it often, on
+//! async workers. The other walks of the whole store check in debug builds that they run on the
+//! blocking pool (see `crate::blocking`).
 
 use super::pending::Pending;
 use super::torrent::Swarm;
@@ -24,16 +30,64 @@ const SHARDS: usize = 64;
 struct Shard {
     swarms: HashMap<InfoHash, Swarm>,
     pending: Pending,
+    /// The sum of [`Tally::of`] over `swarms`.
+    totals: Tally,
+}
+
+/// What swarms add to [`StoreCounts`] (the torrents are the map's length, the pending changes
+/// outside the swarms `Pending::len`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Tally {
+    seeders: u64,
+    leechers: u64,
+    /// Peers with a change to write, and swarms listed with one.
+    pending: u64,
+}
+
+impl Tally {
+    /// One swarm's share: a few fields the swarm keeps anyway, no walk of its peers.
+    fn of(swarm: &Swarm) -> Tally {
+        Tally {
+            seeders: u64::from(swarm.seeders()),
+            leechers: u64::from(swarm.leechers()),
+            pending: (swarm.dirty_peers() + usize::from(swarm.is_dirty())) as u64,
+        }
+    }
+
+    /// Replaces one swarm's share `before` by `after` (adding first: the totals include
+    /// `before`, so nothing goes below zero).
+    fn shift(&mut self, before: Tally, after: Tally) {
+        self.seeders = self.seeders + after.seeders - before.seeders;
+        self.leechers = self.leechers + after.leechers - before.leechers;
+        self.pending = self.pending + after.pending - before.pending;
+    }
+}
+
+/// Runs `f` on `swarm` and moves `totals` by the change in the swarm's share. Every change to a
+/// swarm goes through here (or drops it in `drop_empty`, or drains it in `drain_changes_into`),
+/// including the ones that end in an error, so the totals cannot drift.
+fn tracked<R>(totals: &mut Tally, swarm: &mut Swarm, f: impl FnOnce(&mut Swarm) -> R) -> R {
+    let before = Tally::of(swarm);
+    let out = f(swarm);
+    totals.shift(before, Tally::of(swarm));
+    out
 }
 
 impl Shard {
     /// Drops the swarms left without peers, keeping their pending counts, and gives back memory.
     fn drop_empty(&mut self) -> u64 {
-        let Shard { swarms, pending } = self;
+        let Shard {
+            swarms,
+            pending,
+            totals,
+        } = self;
         let before = swarms.len();
         swarms.retain(|h, swarm| {
             if swarm.is_empty() {
                 pending.dropped(h, swarm);
+                // No peers left, but it may still be listed as a change to write (an orphan
+                // in `pending` from now on).
+                totals.shift(Tally::of(swarm), Tally::default());
                 false
             } else {
                 swarm.shrink();
@@ -108,7 +162,11 @@ impl SwarmStore for MemoryStore {
     ) -> Result<(), SwarmError> {
         out.peers.clear();
         let mut guard = self.shard(&a.info_hash).lock();
-        let Shard { swarms, pending } = &mut *guard;
+        let Shard {
+            swarms,
+            pending,
+            totals,
+        } = &mut *guard;
 
         if a.event == Event::Stopped {
             *out = AnnounceOutcome {
@@ -120,19 +178,22 @@ impl SwarmStore for MemoryStore {
                 // nothing to remove, and no swarm is created for it.
                 return Ok(());
             };
-            let mut newly_counted = false;
-            if let Some(slot) = swarm.find(&a.peer_id) {
-                let known = swarm.record(slot);
-                check_identity(&known, a)?;
-                // rtorrent and ctorrent stop right after finishing, with left=0 and no `completed`.
-                newly_counted = a.left == 0 && known.seen_leeching && !known.counted;
-                swarm.remove(slot);
-                swarm.completed += u64::from(newly_counted);
-                pending.removed(&a.info_hash, &a.peer_id);
-            }
-            counts_of(swarm, out);
-            pending.touch(&a.info_hash, swarm, now, newly_counted);
-            return Ok(());
+            return tracked(totals, swarm, |swarm| {
+                let mut newly_counted = false;
+                if let Some(slot) = swarm.find(&a.peer_id) {
+                    let known = swarm.record(slot);
+                    check_identity(&known, a)?;
+                    // rtorrent and ctorrent stop right after finishing, with left=0 and no
+                    // `completed`.
+                    newly_counted = a.left == 0 && known.seen_leeching && !known.counted;
+                    swarm.remove(slot);
+                    swarm.completed += u64::from(newly_counted);
+                    pending.removed(&a.info_hash, &a.peer_id);
+                }
+                counts_of(swarm, out);
+                pending.touch(&a.info_hash, swarm, now, newly_counted);
+                Ok(())
+            });
         }
 
         if a.port == 0 {
@@ -141,19 +202,21 @@ impl SwarmStore for MemoryStore {
             let Some(swarm) = swarms.get_mut(&a.info_hash) else {
                 return Ok(());
             };
-            if let Some(slot) = swarm.find(&a.peer_id) {
-                check_identity(&swarm.record(slot), a)?;
-                swarm.remove(slot);
-                pending.removed(&a.info_hash, &a.peer_id);
-            }
-            counts_of(swarm, out);
-            if a.numwant > 0 {
-                let seeder = a.left == 0;
-                let rng = &mut crate::rng::Fast;
-                swarm.pick(rng, None, seeder, a.numwant, &mut out.peers);
-            }
-            pending.touch(&a.info_hash, swarm, now, false);
-            return Ok(());
+            return tracked(totals, swarm, |swarm| {
+                if let Some(slot) = swarm.find(&a.peer_id) {
+                    check_identity(&swarm.record(slot), a)?;
+                    swarm.remove(slot);
+                    pending.removed(&a.info_hash, &a.peer_id);
+                }
+                counts_of(swarm, out);
+                if a.numwant > 0 {
+                    let seeder = a.left == 0;
+                    let rng = &mut crate::rng::Fast;
+                    swarm.pick(rng, None, seeder, a.numwant, &mut out.peers);
+                }
+                pending.touch(&a.info_hash, swarm, now, false);
+                Ok(())
+            });
         }
 
         let swarm = match swarms.get_mut(&a.info_hash) {
@@ -162,55 +225,9 @@ impl SwarmStore for MemoryStore {
                 .entry(a.info_hash)
                 .or_insert_with(|| self.new_swarm(false)),
         };
-
-        let seeder = a.left == 0;
-        let previous = swarm.find(&a.peer_id);
-        let mut peer = match previous {
-            Some(slot) => {
-                let known = swarm.record(slot);
-                check_identity(&known, a)?;
-                PeerRecord {
-                    key: known.key.or(a.key),
-                    ..known
-                }
-            }
-            None => PeerRecord {
-                ip: a.ip,
-                port: a.port,
-                key: a.key,
-                last_seen: now,
-                seeder,
-                seen_leeching: false,
-                counted: false,
-            },
-        };
-        peer.ip = a.ip;
-        peer.port = a.port;
-        peer.last_seen = now;
-        peer.seeder = seeder;
-        // A download counts once per peer: on `completed`, or when a peer we saw leeching turns
-        // up with nothing left (rtorrent, aria2 and ctorrent skip the event).
-        let finished = a.event == Event::Completed || (seeder && peer.seen_leeching);
-        let newly_counted = finished && !peer.counted;
-        if newly_counted {
-            peer.counted = true;
-            swarm.completed += 1;
-        }
-        peer.seen_leeching |= !seeder;
-        let me = swarm.put(previous, a.peer_id, &peer);
-
-        counts_of(swarm, out);
-        if a.numwant > 0 {
-            swarm.pick(
-                &mut crate::rng::Fast,
-                Some(me),
-                seeder,
-                a.numwant,
-                &mut out.peers,
-            );
-        }
-        pending.touch(&a.info_hash, swarm, now, newly_counted);
-        Ok(())
+        tracked(totals, swarm, |swarm| {
+            announce_in(swarm, pending, a, now, out)
+        })
     }
 
     fn scrape(&self, hashes: &[InfoHash], out: &mut Vec<ScrapeEntry>) {
@@ -222,6 +239,7 @@ impl SwarmStore for MemoryStore {
     }
 
     fn scrape_all(&self, out: &mut Vec<ScrapeEntry>) {
+        crate::blocking::debug_assert_may_walk();
         out.clear();
         for shard in self.shards.iter() {
             let shard = shard.lock();
@@ -230,6 +248,7 @@ impl SwarmStore for MemoryStore {
     }
 
     fn for_each_peer(&self, f: &mut dyn FnMut(&InfoHash, &PeerId, &PeerRecord)) {
+        crate::blocking::debug_assert_may_walk();
         for shard in self.shards.iter() {
             let shard = shard.lock();
             for (h, swarm) in &shard.swarms {
@@ -239,18 +258,25 @@ impl SwarmStore for MemoryStore {
     }
 
     fn remove_peers(&self, pred: &mut dyn FnMut(&InfoHash, &PeerRecord) -> bool) -> u64 {
+        crate::blocking::debug_assert_may_walk();
         let mut removed = 0;
         for shard in self.shards.iter() {
             let mut guard = shard.lock();
-            let Shard { swarms, pending } = &mut *guard;
+            let Shard {
+                swarms,
+                pending,
+                totals,
+            } = &mut *guard;
             for (h, swarm) in swarms.iter_mut() {
-                swarm.retain(
-                    |r| !pred(h, r),
-                    |id| {
-                        pending.removed(h, id);
-                        removed += 1;
-                    },
-                );
+                tracked(totals, swarm, |swarm| {
+                    swarm.retain(
+                        |r| !pred(h, r),
+                        |id| {
+                            pending.removed(h, id);
+                            removed += 1;
+                        },
+                    )
+                });
             }
             guard.drop_empty();
         }
@@ -258,16 +284,20 @@ impl SwarmStore for MemoryStore {
     }
 
     fn cleanup(&self, expire_before: u32) -> CleanupReport {
+        crate::blocking::debug_assert_may_walk();
         let mut report = CleanupReport::default();
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
-            for swarm in shard.swarms.values_mut() {
+            let Shard { swarms, totals, .. } = &mut *shard;
+            for swarm in swarms.values_mut() {
                 // Expired peers are not written as deletions: storage drops its expired rows
                 // itself (`Storage::delete_expired`).
-                swarm.retain(
-                    |r| r.last_seen >= expire_before,
-                    |_| report.peers_removed += 1,
-                );
+                tracked(totals, swarm, |swarm| {
+                    swarm.retain(
+                        |r| r.last_seen >= expire_before,
+                        |_| report.peers_removed += 1,
+                    )
+                });
             }
             report.torrents_removed += shard.drop_empty();
         }
@@ -275,6 +305,10 @@ impl SwarmStore for MemoryStore {
     }
 
     fn drain_changes_into(&self, out: &mut Changes, max_peers: usize) -> bool {
+        // Bounded in peers, but it visits every shard and takes every changed swarm without
+        // changed peers (and every dropped one) whatever the budget: a walk, however short
+        // usually. The writer runs it with its database write on the blocking pool.
+        crate::blocking::debug_assert_may_walk();
         // Start where the last batch stopped, so that under load no shard waits behind others.
         let start = self.drain_from.load(Ordering::Relaxed);
         let mut budget = max_peers;
@@ -287,8 +321,12 @@ impl SwarmStore for MemoryStore {
                 let before = slice;
                 let more_here = {
                     let mut guard = self.shards[i].lock();
-                    let Shard { swarms, pending } = &mut *guard;
-                    pending.drain(swarms, out, &mut slice)
+                    let Shard {
+                        swarms,
+                        pending,
+                        totals,
+                    } = &mut *guard;
+                    pending.drain(swarms, out, &mut slice, &mut totals.pending)
                 };
                 budget -= before - slice;
                 if !more_here {
@@ -314,26 +352,48 @@ impl SwarmStore for MemoryStore {
     }
 
     fn restore(&self, torrents: Vec<RestoredTorrent>) {
+        // A batch of the database's swarms at start: many batches, milliseconds each.
+        crate::blocking::debug_assert_may_walk();
         for t in torrents {
-            let mut shard = self.shard(&t.info_hash).lock();
-            let swarm = match shard.swarms.get_mut(&t.info_hash) {
+            let mut guard = self.shard(&t.info_hash).lock();
+            let Shard { swarms, totals, .. } = &mut *guard;
+            let swarm = match swarms.get_mut(&t.info_hash) {
                 Some(swarm) => swarm,
                 None => {
                     let swarm = self.new_swarm(true);
-                    shard.swarms.entry(t.info_hash).or_insert(swarm)
+                    swarms.entry(t.info_hash).or_insert(swarm)
                 }
             };
-            swarm.completed = t.completed;
-            swarm.last_seen = swarm.last_seen.max(t.last_seen);
-            let v4 = t.peers.iter().filter(|(_, r)| r.ip.is_ipv4()).count();
-            swarm.v4.reserve(v4);
-            for (id, r) in &t.peers {
-                swarm.restore(*id, r);
-            }
+            tracked(totals, swarm, |swarm| {
+                swarm.completed = t.completed;
+                swarm.last_seen = swarm.last_seen.max(t.last_seen);
+                let v4 = t.peers.iter().filter(|(_, r)| r.ip.is_ipv4()).count();
+                swarm.v4.reserve(v4);
+                for (id, r) in &t.peers {
+                    swarm.restore(*id, r);
+                }
+            });
         }
     }
 
     fn counts(&self) -> StoreCounts {
+        // O(shards): no walk, so no `debug_assert_may_walk` either (called on async workers).
+        let mut c = StoreCounts::default();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            c.torrents += shard.swarms.len() as u64;
+            c.seeders += shard.totals.seeders;
+            c.leechers += shard.totals.leechers;
+            c.pending_changes += shard.totals.pending + shard.pending.len() as u64;
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+impl MemoryStore {
+    /// [`SwarmStore::counts`] by walking every swarm, to check the shards' totals against.
+    pub(super) fn recount(&self) -> StoreCounts {
         let mut c = StoreCounts::default();
         for shard in self.shards.iter() {
             let shard = shard.lock();
@@ -347,6 +407,64 @@ impl SwarmStore for MemoryStore {
         }
         c
     }
+}
+
+/// An announce of a peer that listens (not `stopped`, port not 0) on its swarm.
+fn announce_in(
+    swarm: &mut Swarm,
+    pending: &mut Pending,
+    a: &Announce,
+    now: u32,
+    out: &mut AnnounceOutcome,
+) -> Result<(), SwarmError> {
+    let seeder = a.left == 0;
+    let previous = swarm.find(&a.peer_id);
+    let mut peer = match previous {
+        Some(slot) => {
+            let known = swarm.record(slot);
+            check_identity(&known, a)?;
+            PeerRecord {
+                key: known.key.or(a.key),
+                ..known
+            }
+        }
+        None => PeerRecord {
+            ip: a.ip,
+            port: a.port,
+            key: a.key,
+            last_seen: now,
+            seeder,
+            seen_leeching: false,
+            counted: false,
+        },
+    };
+    peer.ip = a.ip;
+    peer.port = a.port;
+    peer.last_seen = now;
+    peer.seeder = seeder;
+    // A download counts once per peer: on `completed`, or when a peer we saw leeching turns
+    // up with nothing left (rtorrent, aria2 and ctorrent skip the event).
+    let finished = a.event == Event::Completed || (seeder && peer.seen_leeching);
+    let newly_counted = finished && !peer.counted;
+    if newly_counted {
+        peer.counted = true;
+        swarm.completed += 1;
+    }
+    peer.seen_leeching |= !seeder;
+    let me = swarm.put(previous, a.peer_id, &peer);
+
+    counts_of(swarm, out);
+    if a.numwant > 0 {
+        swarm.pick(
+            &mut crate::rng::Fast,
+            Some(me),
+            seeder,
+            a.numwant,
+            &mut out.peers,
+        );
+    }
+    pending.touch(&a.info_hash, swarm, now, newly_counted);
+    Ok(())
 }
 
 /// A known peer_id may announce from a new address only with the key it first gave.

@@ -2,6 +2,8 @@
 //! drains, from both address families. After each step the counts, the peers and the peers
 //! handed out must match the model; after each complete drain, the changes applied to a map
 //! standing for the database must give exactly the live peers and every completed download.
+//! And the totals the shards keep for `counts` must equal a recount by walking, after any
+//! sequence of changes, restores from storage included.
 
 use super::*;
 use crate::protocol::announce::Event;
@@ -51,6 +53,37 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1usize..6).prop_map(Op::Drain),
         2 => (0u32..3).prop_map(Op::Tick),
     ]
+}
+
+/// The announce an [`Op::Announce`] stands for.
+fn announce_of(op: &Op) -> Option<Announce> {
+    let &Op::Announce {
+        hash,
+        peer,
+        ip,
+        key,
+        left,
+        event,
+        numwant,
+    } = op
+    else {
+        return None;
+    };
+    Some(Announce {
+        info_hash: [hash; 20],
+        peer_id: [peer; 20],
+        ip: ip_of(ip),
+        port: 1 + u16::from(peer % 3),
+        left: if left { 100 } else { 0 },
+        event: [
+            Event::None,
+            Event::Started,
+            Event::Completed,
+            Event::Stopped,
+        ][usize::from(event)],
+        key: key.map(u64::from),
+        numwant,
+    })
 }
 
 fn ip_of(n: u8) -> IpAddr {
@@ -213,6 +246,7 @@ fn check_counts(s: &MemoryStore, m: &Model) {
     assert_eq!(seen, m.live(), "peers");
     let c = s.counts();
     assert_eq!(c.seeders + c.leechers, seen.len() as u64);
+    assert_eq!(c, s.recount(), "counts kept by the shards");
 }
 
 proptest! {
@@ -225,18 +259,8 @@ proptest! {
         let mut out = AnnounceOutcome::default();
         for op in ops {
             match op {
-                Op::Announce { hash, peer, ip, key, left, event, numwant } => {
-                    let a = Announce {
-                        info_hash: [hash; 20],
-                        peer_id: [peer; 20],
-                        ip: ip_of(ip),
-                        port: 1 + u16::from(peer % 3),
-                        left: if left { 100 } else { 0 },
-                        event: [Event::None, Event::Started, Event::Completed, Event::Stopped]
-                            [usize::from(event)],
-                        key: key.map(u64::from),
-                        numwant,
-                    };
+                Op::Announce { numwant, .. } => {
+                    let a = announce_of(&op).unwrap();
                     let want = m.announce(&a, now);
                     let got = s.announce(&a, now, &mut out);
                     prop_assert_eq!(&got, &want);
@@ -277,6 +301,101 @@ proptest! {
                 Op::Tick(d) => now += d,
             }
             check_counts(&s, &m);
+        }
+    }
+}
+
+/// A step of [`counts_equal_a_recount`]: the model's steps, plus what only storage does.
+#[derive(Clone, Debug)]
+enum CountOp {
+    Store(Op),
+    /// Peers read back at start: (peer, address, seeder, age), into a new or a live swarm.
+    Restore(u8, Vec<(u8, u8, bool, u32)>),
+    /// The stored completed count of a swarm arrives (for its current generation or not).
+    StoredCount(u8, bool),
+    /// A drain of everything at once (`drain_changes`).
+    DrainAll,
+}
+
+fn count_op() -> impl Strategy<Value = CountOp> {
+    let restore = (
+        0u8..3,
+        prop::collection::vec((0u8..8, 0u8..3, any::<bool>(), 0u32..6), 0..5),
+    )
+        .prop_map(|(h, peers)| CountOp::Restore(h, peers));
+    prop_oneof![
+        10 => op().prop_map(CountOp::Store),
+        2 => restore,
+        1 => (0u8..3, any::<bool>()).prop_map(|(h, current)| CountOp::StoredCount(h, current)),
+        1 => Just(CountOp::DrainAll),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn counts_equal_a_recount(ops in prop::collection::vec(count_op(), 1..300)) {
+        let s = MemoryStore::new();
+        let mut now = 100u32;
+        let mut out = AnnounceOutcome::default();
+        let mut drained = Changes::default();
+        for op in ops {
+            match op {
+                CountOp::Store(op @ Op::Announce { .. }) => {
+                    // Refusals (PeerIdTaken) included: they must not move the totals either.
+                    let _ = s.announce(&announce_of(&op).unwrap(), now, &mut out);
+                }
+                CountOp::Store(Op::Cleanup(age)) => {
+                    s.cleanup(now.saturating_sub(age));
+                }
+                CountOp::Store(Op::RemovePort(port)) => {
+                    s.remove_peers(&mut |_, r| r.port == port);
+                }
+                CountOp::Store(Op::Drain(max)) => {
+                    drained = Changes::default();
+                    s.drain_changes_into(&mut drained, max);
+                }
+                CountOp::Store(Op::Tick(d)) => now += d,
+                CountOp::Restore(h, peers) => {
+                    let peers = peers
+                        .into_iter()
+                        .map(|(p, ip, seeder, age)| {
+                            let r = PeerRecord {
+                                ip: ip_of(ip),
+                                port: 1 + u16::from(p % 3),
+                                key: None,
+                                last_seen: now.saturating_sub(age),
+                                seeder,
+                                seen_leeching: !seeder,
+                                counted: false,
+                            };
+                            ([p; 20], r)
+                        })
+                        .collect();
+                    s.restore(vec![RestoredTorrent {
+                        info_hash: [h; 20],
+                        completed: 7,
+                        first_seen: now,
+                        last_seen: now,
+                        peers,
+                    }]);
+                }
+                CountOp::StoredCount(h, current) => {
+                    // The generation the last drain asked for, if it saw this swarm.
+                    let generation = drained
+                        .torrents
+                        .iter()
+                        .find(|t| t.info_hash == [h; 20])
+                        .and_then(|t| t.needs_stored_count)
+                        .filter(|_| current)
+                        .unwrap_or(0);
+                    s.apply_stored_completed(&[h; 20], generation, 3);
+                }
+                CountOp::DrainAll => {
+                    drained = s.drain_changes();
+                    prop_assert_eq!(s.counts().pending_changes, 0);
+                }
+            }
+            prop_assert_eq!(s.counts(), s.recount());
         }
     }
 }

@@ -65,12 +65,14 @@ impl Pending {
     }
 
     /// Moves changes into `out`, at most `budget` peer changes (the budget is spent by what
-    /// was moved), and clears their flags. Returns true when changes are left.
+    /// was moved), and clears their flags, taking each flag cleared (on a peer or a swarm) off
+    /// `flagged`, the shard's count of them. Returns true when changes are left.
     pub fn drain(
         &mut self,
         swarms: &mut HashMap<InfoHash, Swarm>,
         out: &mut Changes,
         budget: &mut usize,
+        flagged: &mut u64,
     ) -> bool {
         while let Some(&(h, first_seen)) = self.dirty.last() {
             // A dropped swarm, or one listed twice (dropped and created again): skip.
@@ -88,14 +90,17 @@ impl Pending {
                 last_seen: swarm.last_seen,
                 needs_stored_count: (!swarm.has_stored_count()).then_some(swarm.generation),
             });
-            *budget -= swarm.drain_dirty(*budget, |id, r| {
+            let drained = swarm.drain_dirty(*budget, |id, r| {
                 out.peers.push(PeerChange::Upsert(h, *id, r));
             });
+            *budget -= drained;
+            *flagged -= drained as u64;
             if swarm.dirty_peers() > 0 {
                 // The budget ran out inside this swarm: it stays listed for the rest.
                 return true;
             }
             swarm.set_dirty(false);
+            *flagged -= 1;
             self.dirty.pop();
         }
         out.torrents.append(&mut self.orphans);

@@ -1,4 +1,5 @@
-//! The swarm rules, checked on the store directly.
+//! The swarm rules, checked on the store directly, and the debug check that keeps the walks of
+//! the whole store off async worker threads.
 
 use super::*;
 use crate::protocol::announce::Event;
@@ -517,4 +518,80 @@ fn a_drain_larger_than_a_lock_slice_takes_every_peer_of_a_shard() {
     assert!(!s.drain_changes_into(&mut parts, 3000));
     let ids: HashSet<String> = parts.peers.iter().map(|c| format!("{c:?}")).collect();
     assert_eq!((parts.peers.len(), ids.len()), (5000, 5000));
+}
+
+/// Whether `f` panics with the check of `crate::blocking` (and with nothing else).
+#[cfg(debug_assertions)]
+fn refused<T>(f: impl FnOnce() -> T) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(_) => false,
+        Err(e) => {
+            let msg = e
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| e.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            assert!(msg.contains("on an async worker thread"), "{msg}");
+            true
+        }
+    }
+}
+
+#[cfg(debug_assertions)]
+#[tokio::test]
+#[should_panic(expected = "a walk of the whole swarm store on an async worker thread")]
+async fn a_full_scrape_on_an_async_worker_is_caught_in_debug_builds() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 0, Event::Started));
+    s.scrape_all(&mut Vec::new());
+}
+
+#[cfg(debug_assertions)]
+#[tokio::test]
+async fn every_walk_is_refused_on_an_async_worker_but_counts_and_announces_are_not() {
+    let s = MemoryStore::new();
+    go(&s, &ann(1, 0, Event::Started));
+    assert!(refused(|| s.scrape_all(&mut Vec::new())), "scrape_all");
+    assert!(
+        refused(|| s.for_each_peer(&mut |_, _, _| {})),
+        "for_each_peer"
+    );
+    assert!(
+        refused(|| s.remove_peers(&mut |_, _| false)),
+        "remove_peers"
+    );
+    assert!(refused(|| s.cleanup(0)), "cleanup");
+    assert!(refused(|| s.drain_changes()), "drain_changes");
+    assert!(
+        refused(|| s.drain_changes_into(&mut Changes::default(), 10)),
+        "drain_changes_into"
+    );
+    assert!(refused(|| s.restore(Vec::new())), "restore");
+    // The per-request calls, and counts() now that it reads the shards' totals.
+    assert!(!refused(|| s.counts()), "counts");
+    assert!(!refused(|| s.scrape(&[H], &mut Vec::new())), "scrape");
+    assert!(!refused(|| go(&s, &ann(2, 5, Event::Started))), "announce");
+    assert_eq!((s.counts().seeders, s.counts().leechers), (1, 1));
+}
+
+#[tokio::test]
+async fn walks_through_blocking_run_pass_the_check() {
+    let s = std::sync::Arc::new(MemoryStore::new());
+    go(&s, &ann(1, 0, Event::Started));
+    go(&s, &ann(2, 5, Event::Started));
+    let store = std::sync::Arc::clone(&s);
+    let (swarms, peers, removed, changes) = crate::blocking::run(move || {
+        let mut swarms = Vec::new();
+        store.scrape_all(&mut swarms);
+        let mut peers = 0;
+        store.for_each_peer(&mut |_, _, _| peers += 1);
+        let removed = store.remove_peers(&mut |_, p| p.port == 6882);
+        store.cleanup(0);
+        store.restore(Vec::new());
+        (swarms.len(), peers, removed, store.drain_changes())
+    })
+    .await;
+    assert_eq!((swarms, peers, removed), (1, 2, 1));
+    assert_eq!(changes.peers.len(), 2, "an upsert and the removal");
+    assert_eq!(s.counts().seeders + s.counts().leechers, 1);
 }

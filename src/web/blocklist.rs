@@ -210,7 +210,7 @@ pub async fn add(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec<u8
     .await?;
     let dropped = {
         let web = Arc::clone(web);
-        tokio::task::spawn_blocking(move || {
+        crate::blocking::try_run(move || {
             web.store
                 .remove_peers(&mut |h, p| web.blocklist.blocks_peer(h, p.ip))
         })
@@ -222,7 +222,7 @@ pub async fn add(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec<u8
     let later = Arc::clone(web);
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        let _ = tokio::task::spawn_blocking(move || {
+        let _ = crate::blocking::try_run(move || {
             later
                 .store
                 .remove_peers(&mut |h, p| later.blocklist.blocks_peer(h, p.ip))

@@ -101,7 +101,7 @@ async fn peers_export(
 ) -> Result<Response<Vec<u8>>, WebError> {
     let filter = Filter::parse(&reply::form(req.query.as_bytes()))?;
     let w = Arc::clone(web);
-    let rows = tokio::task::spawn_blocking(move || {
+    let rows = crate::blocking::try_run(move || {
         let rows = peers::collect(&*w.store, &filter);
         peers::sort_rows(rows, SortKey::Hash, false, 0, usize::MAX)
     })
@@ -157,7 +157,7 @@ async fn peers_export(
 /// when known (`retracker add-torrent`); an unknown size is an empty CSV field, JSON `null`.
 async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u8>>, WebError> {
     let w = Arc::clone(web);
-    let swarms = tokio::task::spawn_blocking(move || {
+    let swarms = crate::blocking::try_run(move || {
         let mut swarms = Vec::new();
         w.store.scrape_all(&mut swarms);
         swarms.sort_unstable_by(|a, b| {

@@ -45,7 +45,7 @@ pub async fn snapshot_loop(web: Arc<Web>, mut stop: watch::Receiver<bool>) {
         let scrapes = per_sec(prev.1 .1, totals.1, secs);
         prev = (now, totals);
         let w = Arc::clone(&web);
-        let stored = tokio::task::spawn_blocking(move || {
+        let stored = crate::blocking::try_run(move || {
             let census = census::take(&*w.store);
             let completed = completed_total(w.storage.completed_total(), census.completed);
             let snap = snapshot(w.now(), &census, completed, announces, scrapes);

@@ -566,14 +566,15 @@ impl Web {
         .map_err(|e| WebError::Internal(e.to_string()))
     }
 
-    /// Runs `f` with the database on a blocking thread.
+    /// Runs `f` with the database on a blocking thread, where it may also walk the swarm store
+    /// (`/metrics` takes its census there).
     pub async fn db<T, F>(self: &Arc<Self>, f: F) -> Result<T, WebError>
     where
         T: Send + 'static,
         F: FnOnce(&Storage) -> Result<T, crate::storage::StorageError> + Send + 'static,
     {
         let storage = Arc::clone(&self.storage);
-        tokio::task::spawn_blocking(move || f(&storage))
+        crate::blocking::try_run(move || f(&storage))
             .await
             .map_err(|e| WebError::Internal(e.to_string()))?
             .map_err(WebError::Storage)

@@ -355,7 +355,7 @@ struct DbFacts {
 /// Computes every dashboard number now.
 pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
     let w = Arc::clone(web);
-    let (tally, swarms, mem_completed) = tokio::task::spawn_blocking(move || {
+    let (tally, swarms, mem_completed) = crate::blocking::try_run(move || {
         let mut tally = Tally::default();
         w.store
             .for_each_peer(&mut |h, id, p| tally.add(h, id, p, &w.peer_networks));

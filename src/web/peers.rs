@@ -364,7 +364,7 @@ pub async fn page(web: &Arc<Web>, req: &Req, who: &Who) -> Result<Response<Vec<u
     let p = Params::parse(&req.query)?;
     let w = Arc::clone(web);
     let (filter, sort, desc, wanted) = (p.filter.clone(), p.sort, p.desc, p.page);
-    let (total, page, rows) = tokio::task::spawn_blocking(move || {
+    let (total, page, rows) = crate::blocking::try_run(move || {
         let rows = collect(&*w.store, &filter);
         let total = rows.len();
         let last = total.div_ceil(PAGE_SIZE).max(1);
