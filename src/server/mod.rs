@@ -82,6 +82,10 @@ pub enum ServerError {
     /// The `[ACCESS]` file could not be read or has a bad line.
     #[error(transparent)]
     Access(#[from] AccessFileError),
+    /// A task of the start-up (on the blocking pool) ended without an answer: it panicked, or
+    /// the runtime is shutting down. Returned instead of panicking the caller.
+    #[error("{0}")]
+    Task(String),
 }
 
 /// Runs the tracker on `listeners` until `shutdown` completes, with the configuration it started

@@ -4,7 +4,7 @@
 //! blocking pool.
 
 use super::ServerError;
-use crate::access::{AccessFileError, AccessList, AccessRules};
+use crate::access::{AccessList, AccessRules};
 use crate::blocklist::Blocklist;
 use crate::config::{AccessMode, Config, DbKind};
 use crate::stats::Stats;
@@ -59,7 +59,7 @@ pub(super) async fn build(
     let writer_status = Arc::new(WriterStatus::default());
     let (config, db_for_web, status) =
         (config.clone(), Arc::clone(&db), Arc::clone(&writer_status));
-    let (tracker, web) = crate::blocking::run(move || {
+    let (tracker, web) = crate::blocking::try_run(move || {
         let blocklist = Arc::new(Blocklist::new(db_for_web.blocklist()?));
         let tracker = Arc::new(Tracker::new(
             &config, store, stats, blocklist, access, clock,
@@ -67,7 +67,8 @@ pub(super) async fn build(
         let web = Web::build(&config, Arc::clone(&tracker), db_for_web, status)?;
         Ok::<_, StorageError>((tracker, Arc::new(web)))
     })
-    .await?;
+    .await
+    .map_err(|e| ServerError::Task(format!("building the web UI: {e}")))??;
     Ok(Services {
         tracker,
         web,
@@ -102,13 +103,14 @@ async fn open_and_restore(
     let pool_size = config.db.pool_size;
     let expire_before = now.saturating_sub(config.peer_expiry_secs());
     let restore_to = Arc::clone(store);
-    let (storage, (torrents, peers), took) = crate::blocking::run(move || {
+    let (storage, (torrents, peers), took) = crate::blocking::try_run(move || {
         let started = std::time::Instant::now();
         let storage = Storage::open(&path, pool_size)?;
         let counts = storage.restore_into(expire_before, &*restore_to)?;
         Ok::<_, StorageError>((storage, counts, started.elapsed()))
     })
-    .await?;
+    .await
+    .map_err(|e| ServerError::Task(format!("restoring the swarms: {e}")))??;
     tracing::info!(
         "restored {torrents} torrents and {peers} live peers from {} in {} ms",
         storage.path().display(),
@@ -118,9 +120,12 @@ async fn open_and_restore(
 }
 
 /// The `[ACCESS]` rules, reading the file on a blocking thread.
-pub(super) async fn load_access(config: &Config) -> Result<AccessRules, AccessFileError> {
+pub(super) async fn load_access(config: &Config) -> Result<AccessRules, ServerError> {
     let access = config.access.clone();
-    crate::blocking::run(move || AccessRules::load(&access)).await
+    crate::blocking::try_run(move || AccessRules::load(&access))
+        .await
+        .map_err(|e| ServerError::Task(format!("reading the access list: {e}")))?
+        .map_err(ServerError::from)
 }
 
 /// `allow list of 3 info hashes from /etc/retracker/allow.txt`, for the log.
