@@ -33,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod hex;
 pub mod http;
+pub mod locality;
 pub mod logging;
 pub mod netlist;
 pub mod policy;

@@ -1,0 +1,46 @@
+//! Locality: which network a peer is in, so that peer selection can hand a requester the peers
+//! of its own network first, then those of the operator's other networks, then the rest.
+//!
+//! [`NetId`] is what each stored peer keeps (four bytes); [`Tier`] is where a candidate stands
+//! for a requester; [`Mode`] is the operator's choice (`[LOCALITY] mode`).
+
+mod id;
+
+pub use id::{NetId, Tier};
+
+/// How peers are chosen (`[LOCALITY] mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Uniformly at random from the whole swarm.
+    Off,
+    /// The requester's network first, then the operator's other networks, then the rest; a
+    /// share of each answer is drawn from the whole swarm.
+    #[default]
+    Prefer,
+    /// As `Prefer`, but a requester inside the operator's networks never gets a peer outside
+    /// them, and a requester outside them never one inside.
+    Strict,
+}
+
+/// What selection needs to know about the requester and the operator's choice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Locality {
+    /// The operator's choice.
+    pub mode: Mode,
+    /// The requester's network.
+    pub requester: NetId,
+    /// The part of each answer drawn from the whole swarm (`prefer`; in `strict` from the
+    /// requester's side), 0 to 1.
+    pub outside_share: f32,
+}
+
+impl Default for Locality {
+    /// Uniform selection: what `off` does, and what callers that know no network get.
+    fn default() -> Self {
+        Locality {
+            mode: Mode::Off,
+            requester: NetId::UNKNOWN,
+            outside_share: 0.0,
+        }
+    }
+}
