@@ -12,6 +12,7 @@
 pub mod census;
 pub mod prometheus;
 
+use crate::locality::Tier;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,6 +112,9 @@ pub enum Event {
     },
     /// An HTTP(S) connection was accepted, closed, or closed early for the connection cap.
     Connection(ConnEvent),
+    /// Peers handed out in one announce answer, by [`Tier`] (in [`Tier::ALL`] order) from the
+    /// requester's point of view: what locality kept near.
+    HandedOut([u32; 3]),
 }
 
 /// What happened to an HTTP(S) connection.
@@ -150,6 +154,8 @@ pub struct Stats {
     logins: [AtomicU64; 2],
     /// Connections by [`ConnEvent`] position: opened, closed, evicted.
     connections: [AtomicU64; 3],
+    /// Peers handed out by [`Tier`] position in [`Tier::ALL`].
+    handed_out: [AtomicU64; 3],
     /// (when, announces total, scrapes total), oldest first.
     samples: Mutex<VecDeque<(Instant, u64, u64)>>,
 }
@@ -185,6 +191,8 @@ pub struct Counters {
     pub connections_open: u64,
     /// Connections closed early because `max_connections` were open.
     pub connections_evicted: u64,
+    /// Peers handed out since start, by tier in [`Tier::ALL`] order.
+    pub handed_out: [u64; 3],
     /// Announces per second over the last ~10 s.
     pub announces_per_sec: f64,
     /// Scrapes per second over the last ~10 s.
@@ -203,6 +211,7 @@ impl Stats {
             latency_sum_us: AtomicU64::new(0),
             logins: Default::default(),
             connections: Default::default(),
+            handed_out: Default::default(),
             samples: Mutex::new(VecDeque::with_capacity(RATE_SAMPLES)),
         }
     }
@@ -235,6 +244,14 @@ impl Stats {
             }
             Event::Connection(c) => {
                 self.connections[c as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            Event::HandedOut(by_tier) => {
+                // Most answers hand out peers of one or two tiers: skip the zero adds.
+                for (counter, n) in self.handed_out.iter().zip(by_tier) {
+                    if n > 0 {
+                        counter.fetch_add(u64::from(n), Ordering::Relaxed);
+                    }
+                }
             }
         }
     }
@@ -317,6 +334,11 @@ impl Stats {
                 load(&self.connections[ConnEvent::Opened as usize]).saturating_sub(closed)
             },
             connections_evicted: load(&self.connections[ConnEvent::Evicted as usize]),
+            handed_out: [
+                load(&self.handed_out[Tier::Network as usize]),
+                load(&self.handed_out[Tier::Operator as usize]),
+                load(&self.handed_out[Tier::Outside as usize]),
+            ],
             announces_per_sec,
             scrapes_per_sec,
         }
@@ -392,6 +414,19 @@ mod tests {
         assert_eq!(*c.latency_buckets.last().unwrap(), (f64::INFINITY, 4));
         assert!((c.latency_sum_secs - 5.000141).abs() < 1e-9);
         assert_eq!(c.started_unix, 1000);
+    }
+
+    #[test]
+    fn peers_handed_out_add_up_by_tier() {
+        let s = Stats::new(0);
+        s.event(Event::HandedOut([3, 0, 1]));
+        s.event(Event::HandedOut([0, 5, 2]));
+        assert_eq!(s.counters().handed_out, [3, 5, 3]);
+        assert_eq!(
+            Tier::ALL.map(|t| t as usize),
+            [0, 1, 2],
+            "Tier::ALL order is the array order"
+        );
     }
 
     #[test]

@@ -191,6 +191,19 @@ pub fn render(input: &MetricsInput) -> String {
         c.connections_evicted,
     );
 
+    out.family(
+        "retracker_peers_handed_out_total",
+        "Peers handed out in announce answers (HTTP and UDP), by tier from the requester's point of view: network = its own network, operator = another of the operator's networks, outside = the rest.",
+        "counter",
+    );
+    for (tier, v) in crate::locality::Tier::ALL.iter().zip(c.handed_out) {
+        out.sample(
+            "retracker_peers_handed_out_total",
+            &[("tier", tier.label())],
+            v,
+        );
+    }
+
     out.gauge(
         "retracker_uptime_seconds",
         "Seconds since the tracker started.",
