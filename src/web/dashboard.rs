@@ -186,7 +186,34 @@ pub fn cards(o: &Overview) -> Vec<Card> {
             o.backlog,
             "changes waiting for the writer".into(),
         ),
+        share_card(
+            "kept-network",
+            "Kept in own network",
+            o.kept_local.network_share,
+            format!(
+                "of {} peers handed out since start",
+                c(o.kept_local.network + o.kept_local.operator + o.kept_local.outside)
+            ),
+        ),
+        share_card(
+            "kept-near",
+            "Kept in own or operator's networks",
+            o.kept_local.near_share,
+            format!(
+                "{} from the operator's other networks, {} from outside",
+                c(o.kept_local.operator),
+                c(o.kept_local.outside)
+            ),
+        ),
     ]
+}
+
+/// A share as a percentage ("57.1%", raw 0.571), or "–" before there is anything to divide.
+fn share_card(id: &'static str, label: &'static str, share: Option<f64>, hint: String) -> Card {
+    match share {
+        Some(x) => card(id, label, format!("{:.1}%", x * 100.0), x.to_string(), hint),
+        None => card(id, label, "–".into(), String::new(), hint),
+    }
 }
 
 fn cut(shown: usize, total: u64, what: &str) -> String {

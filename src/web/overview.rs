@@ -158,6 +158,8 @@ pub struct Overview {
     pub scrapes_ok: u64,
     /// Scrapes answered since start with a failure reason.
     pub scrapes_failed: u64,
+    /// What locality kept near, since start.
+    pub kept_local: KeptLocal,
     /// Completed downloads, all time (see the module documentation).
     pub completed: u64,
     /// Where `completed` comes from: `database` or `memory`.
@@ -191,6 +193,38 @@ pub struct Overview {
     pub clients_total: u64,
     /// The most peers first, at most [`CLIENT_ROWS`].
     pub clients: Vec<ClientRow>,
+}
+
+/// Peers handed out in announce answers since start, by tier from the requester's point of
+/// view, and the shares the "kept local" card shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct KeptLocal {
+    /// Handed out from the requester's own network.
+    pub network: u64,
+    /// Handed out from another of the operator's networks.
+    pub operator: u64,
+    /// Handed out from outside both.
+    pub outside: u64,
+    /// `network` over all peers handed out, 0 to 1; `None` before the first.
+    pub network_share: Option<f64>,
+    /// `network + operator` over all peers handed out: what stayed in the requester's or the
+    /// operator's networks; `None` before the first.
+    pub near_share: Option<f64>,
+}
+
+impl KeptLocal {
+    /// The figures of the counters `[network, operator, outside]`.
+    pub fn new([network, operator, outside]: [u64; 3]) -> KeptLocal {
+        let total = network + operator + outside;
+        let share = |n: u64| (total > 0).then(|| n as f64 / total as f64);
+        KeptLocal {
+            network,
+            operator,
+            outside,
+            network_share: share(network),
+            near_share: share(network + operator),
+        }
+    }
 }
 
 /// A group of the peers by network table: `None` is "outside every configured network".
@@ -431,6 +465,7 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
         announces_failed: counters.announces_failed,
         scrapes_ok: counters.scrapes_ok,
         scrapes_failed: counters.scrapes_failed,
+        kept_local: KeptLocal::new(counters.handed_out),
         completed: facts.stored_completed.unwrap_or(0).max(mem_completed),
         completed_source: if persistent { "database" } else { "memory" },
         db_persistent: persistent,
