@@ -1,24 +1,29 @@
 //! retracker: a BitTorrent tracker for local networks.
 //!
-//! Layers, each with one job and one error type:
-//! - [`protocol`]: pure parsing and encoding of tracker requests and responses (BEP 3, 7, 15, 23, 24,
-//!   41, 48);
-//! - [`config`]: the INI file (compatible with the Python retracker) and its validation;
+//! Layers, each with one job and one error type, imports going down only (the map, with the way
+//! of one HTTP and one UDP announce from the socket to SQLite, is `docs/architecture.md`):
+//! - [`server`]: `run(config, listeners, shutdown)`: binds, wires the services, routes (tracker
+//!   paths first, then the web UI), reloads on SIGHUP, runs the background tasks;
+//! - [`http`] and [`udp`]: the transport adapters, siblings: decode, resolve the client, call
+//!   the core, encode (HTTP's bencoded answers; BEP 15 with stateless connection ids);
+//! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
+//! - [`tracker`]: the transport-neutral core: shared state, live settings, announce and scrape,
+//!   the one refusal type mapped to `failure reason`, warnings as values, the clock;
+//! - [`protocol`]: pure parsing and encoding of tracker requests and responses (BEP 3, 7, 15, 23,
+//!   24, 41, 48) and `.torrent` files, no I/O;
 //! - [`policy`]: which address a client announces from, and whether it may announce at all;
 //! - [`swarm`]: the in-memory swarms behind a small store interface;
-//! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
-//! - [`blocklist`]: the operator's blocked addresses, networks and torrents, checked per announce;
-//! - [`access`]: the info-hash allow or deny list file, checked per announce and scrape;
-//! - [`client`]: the tracker client of the query tools (HTTP, HTTPS, UDP announce and scrape);
-//! - [`query`]: `retracker query` and `retracker report`, on top of [`client`];
-//! - [`cli`]: the command line of the binary and the man page generated from it;
+//! - [`locality`]: which network a peer is in, for peer selection by locality;
+//! - [`access`] and [`blocklist`]: the info-hash access list file and the operator's blocklist,
+//!   checked per announce;
 //! - [`stats`]: counters funnelled through one event function, and the census of peers;
-//! - [`web`]: the operator web UI (login, dashboard, history, peers, blocklist, exports, metrics);
-//! - [`http`]: the warp routes that tie the layers together and map every error to a `failure reason`;
+//! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
+//! - [`blocking`]: walks of the whole store on the blocking pool, never on an async worker;
+//! - [`config`]: the INI file (compatible with the Python retracker) and its validation;
 //! - [`tls`]: the HTTPS certificate, loaded at start and swapped on reload;
-//! - [`udp`]: the BEP 15 UDP tracker: stateless connection ids, then the same announce core as HTTP;
-//! - [`server`]: `run(listeners, shutdown)`, the accept loop and the background tasks;
+//! - [`client`] and [`query`]: the tracker client and `retracker query` / `report`;
 //! - [`torrent`]: the `.torrent` commands `torrent-info` and `add-torrent`;
+//! - [`cli`]: the command line of the binary and the man page generated from it;
 //! - [`sdnotify`]: readiness, reload and stop notifications to systemd (`Type=notify`);
 //! - [`hex`] and [`text`]: leaf helpers every layer may use (strict hex, printable text).
 
