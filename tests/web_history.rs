@@ -99,8 +99,8 @@ async fn snapshots_are_stored_charted_and_kept_across_restarts() {
     let html = browser.page("/history").await;
     assert_eq!(
         html.matches("<svg").count(),
-        12,
-        "three windows of four charts"
+        15,
+        "three windows of five charts"
     );
     assert!(html.contains("<polyline"), "{html}");
     for title in [
@@ -108,6 +108,7 @@ async fn snapshots_are_stored_charted_and_kept_across_restarts() {
         "<title>Torrents, last 24 hours</title>",
         "<title>Requests per second, last hour</title>",
         "<title>Peers by address family, last 30 days</title>",
+        "<title>Peers handed out kept local (%), last hour</title>",
     ] {
         assert!(html.contains(title), "{title}");
     }

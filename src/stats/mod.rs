@@ -368,6 +368,22 @@ pub struct Snapshot {
     pub scrapes_per_sec: f64,
     /// Completed downloads counted, all time.
     pub completed: u64,
+    /// What locality kept near since the previous snapshot: the share (0 to 1) of the peers
+    /// handed out that were in the requester's own network; `None` when none were handed out.
+    pub kept_network: Option<f64>,
+    /// The same for the requester's own or the operator's other networks.
+    pub kept_near: Option<f64>,
+}
+
+impl Snapshot {
+    /// The two kept-local shares of the peers handed out between two readings of the
+    /// counters `[network, operator, outside]` (see [`Counters::handed_out`]).
+    pub fn kept_shares(before: [u64; 3], after: [u64; 3]) -> (Option<f64>, Option<f64>) {
+        let d = |i: usize| after[i].saturating_sub(before[i]);
+        let total = d(0) + d(1) + d(2);
+        let share = |n: u64| (total > 0).then(|| n as f64 / total as f64);
+        (share(d(0)), share(d(0) + d(1)))
+    }
 }
 
 #[cfg(test)]

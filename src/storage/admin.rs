@@ -67,8 +67,9 @@ impl Storage {
         self.conn()?
             .execute(
                 "INSERT OR REPLACE INTO history (at, torrents, seeders, leechers, ipv4_peers,
-                    ipv6_peers, unique_addrs, announces_per_sec, scrapes_per_sec, completed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    ipv6_peers, unique_addrs, announces_per_sec, scrapes_per_sec, completed,
+                    kept_network, kept_near)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     s.at,
                     s.torrents as i64,
@@ -79,7 +80,9 @@ impl Storage {
                     s.unique_addrs as i64,
                     s.announces_per_sec,
                     s.scrapes_per_sec,
-                    s.completed as i64
+                    s.completed as i64,
+                    s.kept_network,
+                    s.kept_near
                 ],
             )
             .map_err(|e| self.sqlite(e))?;
@@ -92,7 +95,7 @@ impl Storage {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT at, torrents, seeders, leechers, ipv4_peers, ipv6_peers, unique_addrs,
-                        announces_per_sec, scrapes_per_sec, completed
+                        announces_per_sec, scrapes_per_sec, completed, kept_network, kept_near
                  FROM history WHERE at >= ?1 AND at < ?2 ORDER BY at",
             )
             .map_err(|e| self.sqlite(e))?;
@@ -110,6 +113,8 @@ impl Storage {
                     announces_per_sec: r.get(7)?,
                     scrapes_per_sec: r.get(8)?,
                     completed: n(9)?,
+                    kept_network: r.get(10)?,
+                    kept_near: r.get(11)?,
                 })
             })
             .map_err(|e| self.sqlite(e))?;

@@ -67,4 +67,8 @@ pub const MIGRATIONS: &[&str] = &[
         created_by   TEXT,
         added        INTEGER NOT NULL
     ) WITHOUT ROWID",
+    // 3: what locality kept near between two history snapshots (NULL: nothing handed out, or a
+    // snapshot taken before this column existed).
+    "ALTER TABLE history ADD COLUMN kept_network REAL;
+    ALTER TABLE history ADD COLUMN kept_near REAL;",
 ];

@@ -30,6 +30,7 @@ pub async fn snapshot_loop(web: Arc<Web>, mut stop: watch::Receiver<bool>) {
     // Taken before the first prune, which waits on the database: requests answered meanwhile
     // belong to the first snapshot's rates.
     let mut prev = (Instant::now(), web.stats.request_totals());
+    let mut prev_handed = web.stats.counters().handed_out;
     health.record("pruning old history", prune(&web).await);
     // The tracker's clock, so that a test with a manual clock takes a snapshot when it moves
     // the clock on, instead of sleeping through the interval.
@@ -44,11 +45,15 @@ pub async fn snapshot_loop(web: Arc<Web>, mut stop: watch::Receiver<bool>) {
         let announces = per_sec(prev.1 .0, totals.0, secs);
         let scrapes = per_sec(prev.1 .1, totals.1, secs);
         prev = (now, totals);
+        let handed = web.stats.counters().handed_out;
+        let kept = Snapshot::kept_shares(prev_handed, handed);
+        prev_handed = handed;
         let w = Arc::clone(&web);
         let stored = crate::blocking::try_run(move || {
             let census = census::take(&*w.store);
             let completed = completed_total(w.storage.completed_total(), census.completed);
-            let snap = snapshot(w.now(), &census, completed, announces, scrapes);
+            let mut snap = snapshot(w.now(), &census, completed, announces, scrapes);
+            (snap.kept_network, snap.kept_near) = kept;
             w.storage.insert_snapshot(&snap).map_err(|e| e.to_string())
         })
         .await
@@ -134,6 +139,8 @@ pub fn snapshot(
         announces_per_sec,
         scrapes_per_sec,
         completed,
+        kept_network: None,
+        kept_near: None,
     }
 }
 
@@ -147,7 +154,7 @@ struct ChartSpec {
 }
 
 /// The charts of every section.
-const CHARTS: [ChartSpec; 4] = [
+const CHARTS: [ChartSpec; 5] = [
     ChartSpec {
         title: "Peers",
         lines: &[
@@ -171,6 +178,19 @@ const CHARTS: [ChartSpec; 4] = [
         lines: &[
             ("IPv4", "#0f766e", |s| s.ipv4_peers as f64),
             ("IPv6", "#b42318", |s| s.ipv6_peers as f64),
+        ],
+    },
+    // Percent of the peers handed out in each interval; an interval that handed out none has
+    // no point (NaN, left out below), so the line breaks instead of dropping to zero.
+    ChartSpec {
+        title: "Peers handed out kept local (%)",
+        lines: &[
+            ("Own network", "#1a7f37", |s| {
+                s.kept_network.map_or(f64::NAN, |x| x * 100.0)
+            }),
+            ("Own or operator's networks", "#0f766e", |s| {
+                s.kept_near.map_or(f64::NAN, |x| x * 100.0)
+            }),
         ],
     },
 ];
@@ -215,6 +235,7 @@ pub fn sections(snaps: &[Snapshot], now: u32, interval: u32, days: u32) -> Vec<S
                             .iter()
                             .filter(|s| (from..=now).contains(&s.at))
                             .map(|s| (s.at, value(s)))
+                            .filter(|(_, v)| v.is_finite())
                             .collect();
                         match buckets {
                             // The window is inclusive of `now`, downsample's end is not.
@@ -297,6 +318,9 @@ mod tests {
             ipv4_peers: seeders,
             ipv6_peers: 1,
             announces_per_sec: 0.5,
+            // Every tenth interval handed out nothing: no point there.
+            kept_network: (at % 600 != 0).then_some(0.5),
+            kept_near: (at % 600 != 0).then_some(0.75),
             ..Snapshot::default()
         }
     }
@@ -334,12 +358,28 @@ mod tests {
                 announces_per_sec: 1.5,
                 scrapes_per_sec: 0.25,
                 completed: 9,
+                kept_network: None,
+                kept_near: None,
             }
         );
     }
 
     #[test]
-    fn three_sections_of_four_charts() {
+    fn kept_shares_come_from_the_interval_only() {
+        assert_eq!(Snapshot::kept_shares([0; 3], [0; 3]), (None, None));
+        assert_eq!(
+            Snapshot::kept_shares([10, 10, 10], [13, 14, 13]),
+            (Some(0.3), Some(0.7)),
+            "3 own, 4 operator, 3 outside in the interval"
+        );
+        assert_eq!(
+            Snapshot::kept_shares([5, 0, 0], [5, 0, 4]),
+            (Some(0.0), Some(0.0))
+        );
+    }
+
+    #[test]
+    fn three_sections_of_five_charts() {
         let now = 1_800_000_000;
         let snaps: Vec<Snapshot> = (0..300)
             .map(|i| snap(now - 18_000 + i * 60, u64::from(i)))
@@ -348,7 +388,7 @@ mod tests {
         let titles: Vec<&str> = s.iter().map(|s| s.title.as_str()).collect();
         assert_eq!(titles, ["Last hour", "Last 24 hours", "Last 30 days"]);
         for section in &s {
-            assert_eq!(section.charts.len(), 4);
+            assert_eq!(section.charts.len(), 5);
             for svg in &section.charts {
                 assert!(svg.starts_with("<svg"));
                 assert!(svg.contains("<polyline"), "{}: {svg}", section.title);
@@ -356,6 +396,12 @@ mod tests {
         }
         assert!(s[0].charts[0].contains("<title>Peers, last hour</title>"));
         assert!(s[2].charts[3].contains("<title>Peers by address family, last 30 days</title>"));
+        let kept = &s[0].charts[4];
+        assert!(kept.contains("<title>Peers handed out kept local (%), last hour</title>"));
+        assert!(
+            !kept.contains("NaN"),
+            "intervals without handouts leave no point: {kept}"
+        );
         // The hour holds the last 60 points, one polyline per line drawn point by point.
         let hour = &s[0].charts[1];
         let points = hour
