@@ -5,22 +5,12 @@
 //! for a requester; [`Mode`] is the operator's choice (`[LOCALITY] mode`).
 
 mod id;
+mod mode;
+mod name;
 
 pub use id::{NetId, Tier};
-
-/// How peers are chosen (`[LOCALITY] mode`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
-    /// Uniformly at random from the whole swarm.
-    Off,
-    /// The requester's network first, then the operator's other networks, then the rest; a
-    /// share of each answer is drawn from the whole swarm.
-    #[default]
-    Prefer,
-    /// As `Prefer`, but a requester inside the operator's networks never gets a peer outside
-    /// them, and a requester outside them never one inside.
-    Strict,
-}
+pub use mode::Mode;
+pub use name::valid_name;
 
 /// What selection needs to know about the requester and the operator's choice.
 #[derive(Clone, Copy, Debug, PartialEq)]
