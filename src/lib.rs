@@ -9,6 +9,8 @@
 //! - [`storage`]: SQLite persistence (write-behind, restore at start); the only module with SQL;
 //! - [`blocklist`]: the operator's blocked addresses, networks and torrents, checked per announce;
 //! - [`access`]: the info-hash allow or deny list file, checked per announce and scrape;
+//! - [`locality`]: the operator's network map (which network an address is in, looked up once
+//!   per announce), `retracker locate`, and the vocabulary of peer selection by network;
 //! - [`client`]: the tracker client of the query tools (HTTP, HTTPS, UDP announce and scrape);
 //! - [`query`]: `retracker query` and `retracker report`, on top of [`client`];
 //! - [`cli`]: the command line of the binary and the man page generated from it;

@@ -3,12 +3,24 @@
 //!
 //! [`NetId`] is what each stored peer keeps (four bytes); [`Tier`] is where a candidate stands
 //! for a requester; [`Mode`] is the operator's choice (`[LOCALITY] mode`).
+//!
+//! [`NetworkMap`] is the operator's description of its networks (`[NETWORKS]`, `[LOCALITY]
+//! networks_file`, the ASN and country databases) and gives each address its [`NetId`], once
+//! per announce.
 
+mod error;
+mod file;
+mod geo;
 mod id;
+mod map;
 mod mode;
 mod name;
+mod table;
 
+pub use error::LocalityError;
+pub use geo::{Asn, Country};
 pub use id::{NetId, Tier};
+pub use map::{Inside, Location, NamedNetwork, NetworkMap};
 pub use mode::Mode;
 pub use name::valid_name;
 
