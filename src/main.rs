@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         Some(Command::AddTorrent(args)) => {
             return retracker::torrent::add::run(args, &cli.config_path())
         }
+        Some(Command::Locate(args)) => {
+            return retracker::locality::locate::run(args, &cli.config_path())
+        }
         Some(Command::Manpage) => {
             print!("{}", retracker::cli::man_page());
             return ExitCode::SUCCESS;

@@ -6,12 +6,14 @@
 //!
 //! [`NetworkMap`] is the operator's description of its networks (`[NETWORKS]`, `[LOCALITY]
 //! networks_file`, the ASN and country databases) and gives each address its [`NetId`], once
-//! per announce.
+//! per announce; [`locate`] is `retracker locate`, which shows an admin what the map makes of
+//! an address.
 
 mod error;
 mod file;
 mod geo;
 mod id;
+pub mod locate;
 mod map;
 mod mode;
 mod name;
