@@ -51,6 +51,11 @@ pub enum Command {
     /// exports show names: directly in the database of the configuration (-c), or through the
     /// web API with --url.
     AddTorrent(AddTorrentArgs),
+    /// Print what the operator's network map of the configuration makes of addresses: the
+    /// network (a name of [NETWORKS] or [LOCALITY] networks_file, else the AS, else the /24 or
+    /// /48 block), the AS and its organisation, the country, and whether the address is inside
+    /// the operator's networks; to check a map before a reload.
+    Locate(LocateArgs),
     /// Print the man page retracker(8) in roff (used to build the Debian package).
     #[command(hide = true)]
     Manpage,
@@ -78,6 +83,14 @@ pub struct TorrentInfoArgs {
     /// List every file (text output lists the first 20 of a torrent; JSON always has all).
     #[arg(long = "files")]
     pub list_all: bool,
+}
+
+/// `retracker locate`.
+#[derive(clap::Args, Debug, PartialEq)]
+pub struct LocateArgs {
+    /// IPv4 or IPv6 addresses (an IPv4-mapped IPv6 address is taken as IPv4).
+    #[arg(required = true, value_name = "ADDRESS")]
+    pub addresses: Vec<String>,
 }
 
 /// `retracker add-torrent`.
@@ -268,9 +281,10 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
     item(
         &mut r,
         [bold("SIGHUP")],
-        "Re-read the configuration file (systemctl reload retracker), the access list file and \
-         the HTTPS certificate. A file that does not load is refused and the running settings \
-         are kept; keys that need a restart are named in the log.",
+        "Re-read the configuration file (systemctl reload retracker), the access list file, the \
+         networks file, the MaxMind databases and the HTTPS certificate. A file that does not \
+         load is refused and the running settings are kept; keys that need a restart are named \
+         in the log.",
     );
     item(
         &mut r,
@@ -293,8 +307,10 @@ fn extra_sections(cmd: &clap::Command) -> Roff {
     item(
         &mut r,
         [bold("2")],
-        "The configuration, the HTTPS certificate or key, the access list or the database \
-         cannot be used; the message names the file, section, key and value.",
+        "The configuration, the HTTPS certificate or key, the access list, the networks file, \
+         a MaxMind database or the database cannot be used (the message names the file, and the \
+         section, key and value or the line); or retracker locate was given something that is \
+         not an IP address.",
     );
 
     r.control("SH", ["SEE ALSO"]);

@@ -13,7 +13,8 @@
 //!   24, 41, 48) and `.torrent` files, no I/O;
 //! - [`policy`]: which address a client announces from, and whether it may announce at all;
 //! - [`swarm`]: the in-memory swarms behind a small store interface;
-//! - [`locality`]: which network a peer is in, for peer selection by locality;
+//! - [`locality`]: the operator's network map (which network an address is in, looked up once
+//!   per announce), `retracker locate`, and the vocabulary of peer selection by network;
 //! - [`access`] and [`blocklist`]: the info-hash access list file and the operator's blocklist,
 //!   checked per announce;
 //! - [`stats`]: counters funnelled through one event function, and the census of peers;

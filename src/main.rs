@@ -1,8 +1,9 @@
 //! The `retracker` binary: command line, configuration, logging, listeners, signals.
 //!
 //! Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid `--check-config`;
-//! 2 when the configuration, the HTTPS certificate or the database cannot be used; 1 for other
-//! start-up failures (e.g. the port is taken).
+//! 2 when the configuration (with the files it names: access list, networks file, MaxMind
+//! databases), the HTTPS certificate or the database cannot be used; 1 for other start-up
+//! failures (e.g. the port is taken).
 
 use clap::Parser;
 use retracker::cli::{Cli, Command};
@@ -21,6 +22,9 @@ fn main() -> ExitCode {
         Some(Command::TorrentInfo(args)) => return retracker::torrent::info::run(args),
         Some(Command::AddTorrent(args)) => {
             return retracker::torrent::add::run(args, &cli.config_path())
+        }
+        Some(Command::Locate(args)) => {
+            return retracker::locality::locate::run(args, &cli.config_path())
         }
         Some(Command::Manpage) => {
             print!("{}", retracker::cli::man_page());
@@ -48,6 +52,11 @@ fn main() -> ExitCode {
             }
         }
         if let Err(e) = retracker::access::AccessRules::load(&loaded.config.access) {
+            eprintln!("retracker: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+        // So are the networks file and the MaxMind databases of the network map.
+        if let Err(e) = retracker::locality::NetworkMap::load(&loaded.config) {
             eprintln!("retracker: configuration error: {e}");
             return ExitCode::from(2);
         }

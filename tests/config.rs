@@ -68,6 +68,70 @@ fn example_config_loads_to_the_defaults_without_warnings() {
 }
 
 #[test]
+fn the_example_networks_load_when_uncommented() {
+    // [NETWORKS] has no default entries: the example file shows them commented out. What an
+    // operator gets by removing the "; " must load to what it says.
+    let text = std::fs::read_to_string(crate_path("config/config.ini")).unwrap();
+    let section = text
+        .split("\n[NETWORKS]\n")
+        .nth(1)
+        .expect("[NETWORKS] in the example")
+        .split("\n[")
+        .next()
+        .unwrap();
+    let examples: Vec<&str> = section
+        .lines()
+        .skip_while(|l| *l != "; For example:")
+        .skip(1)
+        .map_while(|l| l.strip_prefix("; "))
+        .collect();
+    assert_eq!(examples.len(), 2, "{section}");
+    let loaded = load(&format!("[NETWORKS]\n{}\n", examples.join("\n"))).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(
+        loaded.config.locality.networks,
+        [
+            ("north".to_owned(), nets("10.1.0.0/16, 2001:db8:1::/48")),
+            ("south".to_owned(), nets("10.2.0.0/16")),
+        ]
+    );
+}
+
+#[test]
+fn the_locality_sections_of_issue_16_load_as_written() {
+    // The operator's example of the issue, inline comments and all.
+    let loaded = load(
+        "[NETWORKS]
+; name = the operator's networks (CIDR, IPv4 and IPv6): a city, a point of presence, an office
+north = 10.1.0.0/16, 2001:db8:1::/48
+south = 10.2.0.0/16
+
+[LOCALITY]
+mode = prefer          ; off | prefer | strict
+outside_share = 0.2    ; part of each answer drawn from the whole swarm (prefer), 0 to 1
+networks_file =        ; more networks, one \"CIDR name\" a line (# comments), e.g. exported from BGP
+asn_db =               ; a MaxMind GeoLite2-ASN (or GeoIP2-ISP) .mmdb file
+country_db =           ; a MaxMind GeoLite2-Country or -City .mmdb file
+",
+    )
+    .unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let l = &loaded.config.locality;
+    assert_eq!(l.mode, retracker::locality::Mode::Prefer);
+    assert_eq!(l.outside_share, 0.2);
+    assert_eq!(l.networks.len(), 2);
+    assert_eq!(
+        (&l.networks_file, &l.asn_db, &l.country_db),
+        (&None, &None, &None)
+    );
+    assert_eq!(
+        error("[NETWORKS]\nnorth = 10.1.0.0/16\nsouth = 10.1.0.0/16\n"),
+        "config/config.ini: [NETWORKS] south = \"10.1.0.0/16\": expected networks no other name \
+         has (10.1.0.0/16 is under north too; a network has one name)"
+    );
+}
+
+#[test]
 fn packaged_config_is_generated_from_the_registry() {
     let path = crate_path("packaging/config.ini");
     let generated = packaged_ini();
@@ -653,6 +717,15 @@ cert = /etc/letsencrypt/live/tracker.lan/fullchain.pem
 key = "/etc/retracker/key #1.pem"
 port = 8444
 redirect_http = true
+[NETWORKS]
+north = 10.1.0.0/16, 2001:db8:1::/48
+south = 10.2.0.0/16
+[LOCALITY]
+mode = strict
+outside_share = 0.5
+networks_file = /etc/retracker/networks.txt
+asn_db = /var/lib/GeoIP/GeoLite2-ASN.mmdb
+country_db = /var/lib/GeoIP/GeoLite2-Country.mmdb
 "#;
 
 #[test]
@@ -669,9 +742,14 @@ fn render_masks_secrets_and_loads_back() {
             key.name
         );
     }
+    assert_ne!(original.locality.networks, defaults.locality.networks);
     let text = render(&original);
     assert!(
         !text.contains("s3cret") && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n[NETWORKS]\nnorth = 10.1.0.0/16, 2001:db8:1::/48\nsouth = 10.2.0.0/16\n"),
         "{text}"
     );
     assert!(text.contains("\nsecret_key = ; (set)\n"), "{text}");
@@ -701,13 +779,29 @@ fn render_of_the_defaults_loads_back_exactly() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
-/// README's key table, one row per registry key.
+/// README's key table, one row per registry key, and one for the names of `[NETWORKS]`.
 fn readme_table() -> String {
+    use retracker::config::keys::{NETWORKS, SECTIONS};
     let mut t = String::from(
         "| section | key | default | meaning | accepted values |\n|---|---|---|---|---|\n",
     );
-    for k in KEYS {
-        let cell = |s: &str| s.replace('|', "\\|");
+    let cell = |s: &str| s.replace('|', "\\|");
+    let in_order = SECTIONS.iter().flat_map(|s| {
+        KEYS.iter()
+            .filter(move |k| k.section == s.name)
+            .map(move |k| (s, Some(k)))
+            .chain((s.name == NETWORKS.name).then_some((s, None)))
+    });
+    for (section, key) in in_order {
+        let Some(k) = key else {
+            t.push_str(&format!(
+                "| `[{}]` | a name of your choice | (none) | {} | {} |\n",
+                section.name,
+                cell(NETWORKS.doc),
+                cell(NETWORKS.expected)
+            ));
+            continue;
+        };
         let default = if k.default.is_empty() {
             "(empty)".to_owned()
         } else {

@@ -2,8 +2,8 @@
 //! arbitrary text.
 //!
 //! Never a panic: the text loads, or the error names the file and either a line (syntax) or a
-//! `[section] key` of the registry and what it expects (value), on one line without control
-//! characters. So does every warning.
+//! `[section] key` of the registry or a `[NETWORKS]` name, and what it expects (value), on one
+//! line without control characters. So does every warning.
 //! A configuration that loads, printed by `render` (`retracker --check-config`), loads back to
 //! the same configuration, secrets aside (`render` never prints them).
 
@@ -70,6 +70,13 @@ fn check_error(text: &str, error: &ConfigError) {
         } => {
             assert_eq!(origin, ORIGIN);
             assert!(keys::find(section, key).is_some(), "{message}");
+            assert!(!expected.is_empty(), "{message}");
+        }
+        ConfigError::Network {
+            origin, expected, ..
+        } => {
+            assert_eq!(origin, ORIGIN);
+            assert!(message.contains("[NETWORKS] "), "{message}");
             assert!(!expected.is_empty(), "{message}");
         }
     }

@@ -13,6 +13,18 @@
 pub mod config;
 #[path = "../../src/hex.rs"]
 pub mod hex;
+/// Only what the configuration uses of `src/locality/` (the mode and the rule for network
+/// names); the network map needs maxminddb and is not fuzzed here.
+pub mod locality {
+    pub use super::locality_mode::Mode;
+    pub use super::locality_name::valid_name;
+}
+// At the crate root: a `#[path]` inside an inline module would resolve through the missing
+// folder src/locality/ of this crate.
+#[path = "../../src/locality/mode.rs"]
+mod locality_mode;
+#[path = "../../src/locality/name.rs"]
+mod locality_name;
 #[path = "../../src/netlist.rs"]
 pub mod netlist;
 #[path = "../../src/protocol/mod.rs"]

@@ -5,12 +5,14 @@
 //! insists that every registry key was read, so the table and the struct cannot drift apart.
 
 use super::error::ConfigError;
-use super::keys::{self, Form, Key, KEYS};
+use super::keys::{self, Form, Key, KEYS, NETWORKS};
 use super::value::{self, Refusal};
 use super::{
-    AccessConfig, AccessMode, CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LogLevel,
-    LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig, TrackerConfig, UdpPort, WebConfig,
+    AccessConfig, AccessMode, CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LocalityConfig,
+    LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig, TrackerConfig, UdpPort,
+    WebConfig,
 };
+use crate::locality::{self, Mode as LocalityMode};
 use crate::netlist::Networks;
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -35,7 +37,17 @@ struct Setting {
     origin: Origin,
 }
 
-/// The effective text of every registry key (index = position in [`KEYS`]).
+/// One `[NETWORKS]` entry as written.
+#[derive(Debug)]
+struct NetworkSetting {
+    /// The name (the key), as first written.
+    name: String,
+    /// The value, comment and quotes removed.
+    text: String,
+}
+
+/// The effective text of every registry key (index = position in [`KEYS`]), and the
+/// `[NETWORKS]` entries.
 #[derive(Debug)]
 pub(super) struct Settings {
     /// How the configuration text is named in messages (its path).
@@ -44,6 +56,8 @@ pub(super) struct Settings {
     settings: Vec<Setting>,
     /// Which keys [`build`] has read, to prove none is forgotten.
     read: Vec<Cell<bool>>,
+    /// `[NETWORKS]`, in file order, one per name (any case).
+    networks: Vec<NetworkSetting>,
 }
 
 impl Settings {
@@ -59,7 +73,77 @@ impl Settings {
                 })
                 .collect(),
             read: KEYS.iter().map(|_| Cell::new(false)).collect(),
+            networks: Vec::new(),
         }
+    }
+
+    /// Sets `[NETWORKS] name` (compared in any case, as keys are); gives true if it was set
+    /// already: the last value is used, at the place and in the spelling of the first.
+    pub(super) fn set_network(&mut self, name: &str, text: String) -> bool {
+        match self
+            .networks
+            .iter_mut()
+            .find(|n| n.name.eq_ignore_ascii_case(name))
+        {
+            Some(n) => {
+                n.text = text;
+                true
+            }
+            None => {
+                self.networks.push(NetworkSetting {
+                    name: name.to_owned(),
+                    text,
+                });
+                false
+            }
+        }
+    }
+
+    /// The `[NETWORKS]` entries: each a valid name and at least one network, and each network
+    /// under one name only.
+    fn named_networks(&self) -> Result<Vec<(String, Networks)>, ConfigError> {
+        let mut out: Vec<(String, Networks)> = Vec::with_capacity(self.networks.len());
+        for n in &self.networks {
+            let refuse = |expected: String| ConfigError::Network {
+                origin: self.file.clone(),
+                name: n.name.clone(),
+                value: n.text.clone(),
+                expected,
+            };
+            if !locality::valid_name(&n.name) {
+                return Err(refuse(format!(
+                    "a name of letters, digits, _, - and . only before the =, then {}",
+                    NETWORKS.expected
+                )));
+            }
+            // As for registry keys (see `parse`): the detail below quotes the text.
+            if n.text.chars().any(|c| c.is_control() && c != '\t') {
+                return Err(refuse(format!(
+                    "{} (control characters are not allowed)",
+                    NETWORKS.expected
+                )));
+            }
+            let nets: Networks = n
+                .text
+                .parse()
+                .map_err(|detail| refuse(format!("{} ({detail})", NETWORKS.expected)))?;
+            if nets.is_empty() {
+                return Err(refuse(NETWORKS.expected.into()));
+            }
+            for net in &nets.0 {
+                let other = out
+                    .iter()
+                    .find(|(_, theirs)| theirs.0.contains(net))
+                    .map(|(name, _)| name);
+                if let Some(other) = other {
+                    return Err(refuse(format!(
+                        "networks no other name has ({net} is under {other} too; a network has one name)"
+                    )));
+                }
+            }
+            out.push((n.name.clone(), nets));
+        }
+        Ok(out)
     }
 
     /// Replaces `key`'s text; gives true if the configuration text had already set it.
@@ -349,6 +433,22 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
             key: s.opt_path("TLS", "key")?,
             port: s.int("TLS", "port")?,
             redirect_http: s.boolean("TLS", "redirect_http")?,
+        },
+        locality: LocalityConfig {
+            mode: match s.choice("LOCALITY", "mode")? {
+                "off" => LocalityMode::Off,
+                "prefer" => LocalityMode::Prefer,
+                "strict" => LocalityMode::Strict,
+                _ => return Err(s.unmapped("LOCALITY", "mode")),
+            },
+            outside_share: s.parse("LOCALITY", "outside_share", |form, t| match form {
+                Form::Fraction => value::fraction(t),
+                _ => mismatch("LOCALITY", "outside_share"),
+            })?,
+            networks: s.named_networks()?,
+            networks_file: s.opt_path("LOCALITY", "networks_file")?,
+            asn_db: s.opt_path("LOCALITY", "asn_db")?,
+            country_db: s.opt_path("LOCALITY", "country_db")?,
         },
     };
     debug_assert!(

@@ -39,6 +39,18 @@ pub enum ConfigError {
         /// What the key takes.
         expected: String,
     },
+    /// A `[NETWORKS]` entry is not a name and its networks, or names a network named already.
+    #[error("{origin}: [NETWORKS] {} = \"{}\": expected {expected}", printable(.name), shown(.value))]
+    Network {
+        /// The path of the text.
+        origin: String,
+        /// The name (the key), as given.
+        name: String,
+        /// The value as given (comment and quotes removed).
+        value: String,
+        /// What the entry must be.
+        expected: String,
+    },
 }
 
 /// A value as it can be put between double quotes in a one-line message.

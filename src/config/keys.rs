@@ -4,6 +4,9 @@
 //! Everything else reads this table: the loader takes defaults and the "expected ..." wording from
 //! it, `config/config.ini` is generated from it, and [`render`](super::render::render) prints the
 //! effective settings through each key's [`Key::show`]. A default is written nowhere else.
+//!
+//! `[NETWORKS]` is the one section without registry keys: its keys are the names the operator
+//! gives its networks, described once in [`NETWORKS`].
 
 use super::{AccessMode, Config, DbKind, LogFormat, LogLevel, Mode, UdpPort};
 
@@ -28,6 +31,8 @@ pub enum Form {
         /// Largest accepted value.
         max: f64,
     },
+    /// A number from 0 to 1, fractions allowed: a share.
+    Fraction,
     /// One of these words, any case; synonyms are listed next to each other.
     Choice(&'static [&'static str]),
     /// `full`, `compact`, `json`, or a Python logging format string (contains `%(`).
@@ -58,6 +63,7 @@ impl Form {
             Form::Positive { max } => {
                 format!("a number greater than 0 and at most {max} (fractions allowed)")
             }
+            Form::Fraction => "a number from 0 to 1 (fractions allowed)".into(),
             Form::Choice(words) => format!("one of {} (any case)", words.join(", ")),
             Form::LogFormat => {
                 "full, compact, json, or a Python logging format string (any text with %( in it)"
@@ -132,7 +138,38 @@ pub static SECTIONS: &[Section] = &[
         name: "TLS",
         doc: "HTTPS: tracker, web UI and metrics as on the HTTP port; the files are re-read on every reload (SIGHUP).",
     },
+    Section {
+        name: "NETWORKS",
+        doc: "The operator's networks, for [LOCALITY]: each key is a name of your choice, its value that network's CIDRs.",
+    },
+    Section {
+        name: "LOCALITY",
+        doc: "Peers of the requester's own network first: how networks are told apart and how peers are chosen by them.",
+    },
 ];
+
+/// `[NETWORKS]`: the one section whose keys are not in [`KEYS`] but names the operator gives
+/// its networks. Its entries are read into [`LocalityConfig::networks`](super::LocalityConfig),
+/// shown by `render`, applied by a reload, and never set from the environment (a variable name
+/// cannot keep a name's case or its `.` and `-`).
+pub struct NamedSection {
+    /// Section name, as in [`SECTIONS`].
+    pub name: &'static str,
+    /// One line for operators about each entry.
+    pub doc: &'static str,
+    /// What each value must look like.
+    pub expected: &'static str,
+    /// Entries the example file shows, commented out.
+    pub examples: &'static [&'static str],
+}
+
+/// See [`NamedSection`].
+pub static NETWORKS: NamedSection = NamedSection {
+    name: "NETWORKS",
+    doc: "name = the CIDRs of one of the operator's networks (a city, a point of presence, an office), IPv4 and IPv6; a name is letters, digits, _, - and . and a CIDR has one name; empty section = none.",
+    expected: "IP networks (CIDR) or addresses separated by commas or spaces",
+    examples: &["north = 10.1.0.0/16, 2001:db8:1::/48", "south = 10.2.0.0/16"],
+};
 
 /// One configuration key.
 #[derive(Debug)]
@@ -513,6 +550,31 @@ pub static KEYS: &[Key] = &[
         "Redirect web UI pages asked over plain HTTP to HTTPS; tracker requests are never redirected.",
         |c| yes_no(c.tls.redirect_http),
     ),
+    key(
+        "LOCALITY", "mode", "prefer", Form::Choice(&["off", "prefer", "strict"]),
+        "off: peers at random from the whole swarm; prefer: the requester's network first, then the operator's other networks, then the rest; strict: never across the edge of the operator's networks.",
+        |c| c.locality.mode.word().into(),
+    ),
+    key(
+        "LOCALITY", "outside_share", "0.2", Form::Fraction,
+        "With prefer, the part of each answer drawn from the whole swarm whatever the network, so swarms stay connected.",
+        |c| c.locality.outside_share.to_string(),
+    ),
+    key(
+        "LOCALITY", "networks_file", "", Form::Path,
+        "More networks, one \"CIDR name\" a line (# comments), e.g. exported from BGP or an IPAM; a name may also be in [NETWORKS]; empty = none.",
+        |c| path_text(&c.locality.networks_file),
+    ),
+    key(
+        "LOCALITY", "asn_db", "", Form::Path,
+        "MaxMind GeoLite2-ASN or GeoIP2-ISP (or DB-IP ASN Lite) .mmdb file: outside [NETWORKS], a peer's network is its AS; empty = its /24 or /48 block.",
+        |c| path_text(&c.locality.asn_db),
+    ),
+    key(
+        "LOCALITY", "country_db", "", Form::Path,
+        "MaxMind GeoLite2-Country or -City (or DB-IP Country Lite) .mmdb file, for the country retracker locate and the web UI show; empty = none.",
+        |c| path_text(&c.locality.country_db),
+    ),
 ];
 
 /// Shows an optional path the way the defaults are written (empty for none).
@@ -554,6 +616,13 @@ pub static RELOADABLE: &[(&str, &str)] = &[
     ("TLS", "key"),
     // Has no effect at all, so there is nothing to restart for.
     ("CACHE", "type"),
+    // The network map is rebuilt whole (files re-read); so are the [NETWORKS] entries, which
+    // are not registry keys (see `render::reload_changes`).
+    ("LOCALITY", "mode"),
+    ("LOCALITY", "outside_share"),
+    ("LOCALITY", "networks_file"),
+    ("LOCALITY", "asn_db"),
+    ("LOCALITY", "country_db"),
 ];
 
 /// The values the Debian package's `/etc/retracker/config.ini` gives instead of the defaults
@@ -634,9 +703,10 @@ mod tests {
             "keys not grouped by section"
         );
         for s in SECTIONS {
-            assert!(
+            assert_eq!(
                 KEYS.iter().any(|k| k.section == s.name),
-                "[{}] has no key",
+                s.name != NETWORKS.name,
+                "[{}]: every section has registry keys, but [NETWORKS] has the operator's names",
                 s.name
             );
         }
@@ -648,6 +718,7 @@ mod tests {
             assert!(find(section, name).is_some(), "[{section}] {name}");
         }
         assert!(find("TRACKER", "numwant").unwrap().reloadable());
+        assert!(find("LOCALITY", "networks_file").unwrap().reloadable());
         for (section, name) in [("TRACKER", "port"), ("TRACKER", "host"), ("DB", "path")] {
             assert!(
                 !find(section, name).unwrap().reloadable(),
@@ -669,6 +740,7 @@ mod tests {
         for s in SECTIONS {
             assert!(!s.doc.is_empty() && !s.doc.contains('\n'), "[{}]", s.name);
         }
+        assert!(!NETWORKS.doc.contains('\n') && !NETWORKS.expected.contains('\n'));
     }
 
     #[test]

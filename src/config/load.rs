@@ -6,7 +6,7 @@
 
 use super::build::{self, Origin, Settings};
 use super::error::{shown, ConfigError};
-use super::keys::{self, KEYS, SECTIONS};
+use super::keys::{self, KEYS, NETWORKS, SECTIONS};
 use super::suggest::closest;
 use super::syntax::{self, Block};
 use super::Config;
@@ -94,6 +94,14 @@ pub fn env_warnings<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String>
         }) else {
             continue;
         };
+        if section.name == NETWORKS.name {
+            out.push(format!(
+                "environment variable {}: [NETWORKS] is read from the configuration file only \
+                 (ignored)",
+                printable(name)
+            ));
+            continue;
+        }
         let hint = match closest(&upper, known.iter().map(String::as_str)) {
             Some(var) => format!("; did you mean {var}?"),
             None => String::new(),
@@ -136,6 +144,19 @@ fn apply_block(block: &Block, origin: &str, settings: &mut Settings, warnings: &
         ));
         return;
     };
+    if section.name == NETWORKS.name {
+        // The keys are the operator's names: each is checked when the configuration is built.
+        for (name, value) in &block.entries {
+            if settings.set_network(name, value.clone()) {
+                warnings.push(format!(
+                    "{origin}: [NETWORKS] {} is set more than once; the last value, \"{}\", is used",
+                    printable(name),
+                    shown(value)
+                ));
+            }
+        }
+        return;
+    }
     for (name, value) in &block.entries {
         let Some(key) = keys::find(section.name, name) else {
             warnings.push(format!(
@@ -243,6 +264,35 @@ mod tests {
     }
 
     #[test]
+    fn networks_are_names_of_the_operator_not_unknown_keys() {
+        let loaded = load_str(
+            "[NETWORKS]\nnorth = 10.1.0.0/16, 2001:db8:1::/48\nsouth = 10.2.0.0/16\n\
+             North = 10.3.0.0/16\n[networks]\nmsk.dc-1 = 10.4.0.1\n",
+            "t.ini",
+        )
+        .unwrap();
+        let names: Vec<(String, String)> = loaded
+            .config
+            .locality
+            .networks
+            .iter()
+            .map(|(n, nets)| (n.clone(), nets.to_string()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("north".into(), "10.3.0.0/16".into()),
+                ("south".into(), "10.2.0.0/16".into()),
+                ("msk.dc-1".into(), "10.4.0.1/32".into()),
+            ]
+        );
+        assert_eq!(
+            loaded.warnings,
+            ["t.ini: [NETWORKS] North is set more than once; the last value, \"10.3.0.0/16\", is used"]
+        );
+    }
+
+    #[test]
     fn env_overrides_win_without_duplicate_warnings() {
         let env = |name: &str| (name == "RETRACKER_TRACKER_PORT").then(|| "9000".to_owned());
         let loaded = load_with_env("[TRACKER]\nport = 1\n", "t.ini", &env).unwrap();
@@ -260,6 +310,7 @@ mod tests {
             "RETRACKER_CONFIG",
             "RETRACKER_BLESS",
             "RETRACKER_TRACKERX",
+            "RETRACKER_NETWORKS_NORTH",
             "PATH",
         ]);
         assert_eq!(
@@ -268,6 +319,8 @@ mod tests {
                 "environment variable RETRACKER_TRACKER_PORTT: no such key [TRACKER] portt (ignored; did you mean RETRACKER_TRACKER_PORT?)",
                 "environment variable retracker_db_path: no such key [DB] path (ignored; did you mean RETRACKER_DB_PATH?)",
                 "environment variable RETRACKER_STATS_COLOR: no such key [STATS] color (ignored)",
+                "environment variable RETRACKER_NETWORKS_NORTH: [NETWORKS] is read from the \
+                 configuration file only (ignored)",
             ]
         );
     }

@@ -53,6 +53,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[TLS]`: HTTPS.
     pub tls: TlsConfig,
+    /// `[NETWORKS]` and `[LOCALITY]`: the operator's networks and how peers are chosen by them.
+    pub locality: LocalityConfig,
 }
 
 /// `[FLASK]` section.
@@ -282,6 +284,27 @@ pub struct TlsConfig {
     pub port: u16,
     /// Redirect web UI pages asked over plain HTTP to HTTPS (tracker requests never are).
     pub redirect_http: bool,
+}
+
+/// `[NETWORKS]` and `[LOCALITY]` sections: the operator's networks (read into a
+/// [`NetworkMap`](crate::locality::NetworkMap) with the files named here) and the choice of
+/// peers by network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalityConfig {
+    /// How peers are chosen.
+    pub mode: crate::locality::Mode,
+    /// The part of each answer drawn from the whole swarm (`prefer`), 0 to 1.
+    pub outside_share: f32,
+    /// `[NETWORKS]`: each name and its networks, in file order; names are unique in any case.
+    pub networks: Vec<(String, Networks)>,
+    /// More networks, one `CIDR name` a line; `None` (empty value) = none.
+    pub networks_file: Option<PathBuf>,
+    /// MaxMind GeoLite2-ASN or GeoIP2-ISP database; `None` = a network outside the named ones
+    /// is the address's /24 or /48 block.
+    pub asn_db: Option<PathBuf>,
+    /// MaxMind GeoLite2-Country or -City database, for the country `locate` and the web UI
+    /// show; `None` = none.
+    pub country_db: Option<PathBuf>,
 }
 
 impl TlsConfig {

@@ -1,8 +1,9 @@
 //! INI text from the registry: the effective settings for `retracker --check-config`
 //! ([`render`]) and the committed example `config/config.ini` ([`example_ini`]).
 
-use super::keys::{Key, KEYS, SECTIONS};
+use super::keys::{Key, KEYS, NETWORKS, SECTIONS};
 use super::Config;
+use crate::netlist::Networks;
 
 /// The effective settings as INI text that loads back to `config`, except secrets: they are
 /// written as an empty value with a `(set)` / `(empty)` comment, so pasting this output into a
@@ -13,6 +14,11 @@ pub fn render(config: &Config) -> String {
     );
     for section in SECTIONS {
         out.push_str(&format!("\n[{}]\n", section.name));
+        if section.name == NETWORKS.name {
+            for (name, nets) in &config.locality.networks {
+                out.push_str(&line(name, &nets.to_string()));
+            }
+        }
         for key in keys_of(section.name) {
             let value = (key.show)(config);
             if key.secret {
@@ -65,6 +71,15 @@ fn ini(header: &str, value: impl Fn(&Key) -> &'static str) -> String {
     );
     for section in SECTIONS {
         out.push_str(&format!("\n; {}\n[{}]\n", section.doc, section.name));
+        if section.name == NETWORKS.name {
+            out.push_str(&format!(
+                "\n; {}\n; Expected: {}.\n; For example:\n",
+                NETWORKS.doc, NETWORKS.expected
+            ));
+            for example in NETWORKS.examples {
+                out.push_str(&format!("; {example}\n"));
+            }
+        }
         for key in keys_of(section.name) {
             out.push_str(&format!(
                 "\n; {}\n; Expected: {}.\n",
@@ -116,30 +131,70 @@ fn ini_value(value: &str) -> String {
 }
 
 /// The keys whose effective value differs between `old` and `new`, as `[SECTION] key` (secrets
-/// named, never shown), in registry order: what a reload log line reports.
+/// named, never shown), in registry order, `[NETWORKS] name` in its section's place: what a
+/// reload log line reports.
 pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
-    super::keys::KEYS
-        .iter()
-        .filter(|k| (k.show)(old) != (k.show)(new))
-        .map(|k| format!("[{}] {}", k.section, k.name))
+    changes(old, new)
+        .into_iter()
+        .map(|(name, _)| name)
         .collect()
 }
 
 /// [`changed_keys`] split by what a reload does with them: `(applied now, need a restart)`,
-/// see [`super::keys::RELOADABLE`].
+/// see [`super::keys::RELOADABLE`]; a `[NETWORKS]` entry is always applied.
 pub fn reload_changes(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
     let (mut applied, mut restart) = (Vec::new(), Vec::new());
-    for k in super::keys::KEYS {
-        if (k.show)(old) != (k.show)(new) {
-            let name = format!("[{}] {}", k.section, k.name);
-            if k.reloadable() {
-                applied.push(name);
-            } else {
-                restart.push(name);
-            }
+    for (name, reloadable) in changes(old, new) {
+        if reloadable {
+            applied.push(name);
+        } else {
+            restart.push(name);
         }
     }
     (applied, restart)
+}
+
+/// Every change between `old` and `new` as `([SECTION] key, reloadable)`, in file order.
+fn changes(old: &Config, new: &Config) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for section in SECTIONS {
+        if section.name == NETWORKS.name {
+            out.extend(
+                network_changes(&old.locality.networks, &new.locality.networks)
+                    .into_iter()
+                    .map(|name| (format!("[{}] {name}", NETWORKS.name), true)),
+            );
+        }
+        for k in keys_of(section.name) {
+            if (k.show)(old) != (k.show)(new) {
+                out.push((format!("[{}] {}", k.section, k.name), k.reloadable()));
+            }
+        }
+    }
+    out
+}
+
+/// The names (any case) given other networks, added or removed between `old` and `new`: those
+/// of `old` in its order, then the new ones.
+fn network_changes(old: &[(String, Networks)], new: &[(String, Networks)]) -> Vec<String> {
+    let mut out: Vec<String> = old
+        .iter()
+        .filter(|(name, nets)| networks_of(new, name) != Some(nets))
+        .map(|(name, _)| name.clone())
+        .collect();
+    out.extend(
+        new.iter()
+            .filter(|(name, _)| networks_of(old, name).is_none())
+            .map(|(name, _)| name.clone()),
+    );
+    out
+}
+
+/// The networks of `name` (any case) in `list`.
+fn networks_of<'a>(list: &'a [(String, Networks)], name: &str) -> Option<&'a Networks> {
+    list.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, nets)| nets)
 }
 
 #[cfg(test)]
@@ -186,5 +241,39 @@ mod tests {
         let (applied, restart) = reload_changes(&old, &new);
         assert_eq!(applied, ["[LOGGING] level", "[TRACKER] numwant"]);
         assert_eq!(restart, ["[TRACKER] port", "[STATS] access_password"]);
+    }
+
+    #[test]
+    fn a_reload_applies_the_networks_and_the_locality_keys() {
+        let nets = |s: &str| s.parse::<crate::netlist::Networks>().unwrap();
+        let mut old = Config::default();
+        old.locality.networks = vec![
+            ("north".into(), nets("10.1.0.0/16")),
+            ("south".into(), nets("10.2.0.0/16")),
+            ("east".into(), nets("10.3.0.0/16")),
+        ];
+        let mut new = old.clone();
+        assert!(changed_keys(&old, &new).is_empty());
+        // Changed, removed, the same under another case, added.
+        new.locality.networks = vec![
+            ("north".into(), nets("10.1.0.0/16, 2001:db8:1::/48")),
+            ("EAST".into(), nets("10.3.0.0/16")),
+            ("west".into(), nets("10.4.0.0/16")),
+        ];
+        new.locality.mode = crate::locality::Mode::Strict;
+        new.locality.asn_db = Some("asn.mmdb".into());
+        new.stats.peer_networks = nets("10.0.0.0/8");
+        let (applied, restart) = reload_changes(&old, &new);
+        assert_eq!(
+            applied,
+            [
+                "[NETWORKS] north",
+                "[NETWORKS] south",
+                "[NETWORKS] west",
+                "[LOCALITY] mode",
+                "[LOCALITY] asn_db",
+            ]
+        );
+        assert_eq!(restart, ["[STATS] peer_networks"]);
     }
 }

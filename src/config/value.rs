@@ -34,6 +34,15 @@ pub(super) fn positive(text: &str, max: f64) -> Result<f64, Refusal> {
     }
 }
 
+/// A finite number from 0 to 1, as `f32` (a share of an answer needs no more precision).
+pub(super) fn fraction(text: &str) -> Result<f32, Refusal> {
+    match text.parse::<f32>() {
+        // -0 is 0, so that it shows back as "0".
+        Ok(x) if x.is_finite() && (0.0..=1.0).contains(&x) => Ok(if x == 0.0 { 0.0 } else { x }),
+        _ => Err(None),
+    }
+}
+
 /// One of `words`, any case; gives the listed spelling back.
 pub(super) fn choice(text: &str, words: &[&'static str]) -> Result<&'static str, Refusal> {
     words
@@ -177,6 +186,18 @@ mod tests {
         assert_eq!(positive("100", 100.0), Ok(100.0));
         for t in ["0", "-1", "100.5", "inf", "NaN", "", "two"] {
             assert!(positive(t, 100.0).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn fractions() {
+        assert_eq!(fraction("0"), Ok(0.0));
+        assert_eq!(fraction("0.2"), Ok(0.2));
+        assert_eq!(fraction("1"), Ok(1.0));
+        assert_eq!(fraction(".5"), Ok(0.5));
+        assert_eq!(fraction("-0").unwrap().to_string(), "0");
+        for t in ["-0.1", "1.01", "inf", "NaN", "", "20%"] {
+            assert!(fraction(t).is_err(), "{t}");
         }
     }
 

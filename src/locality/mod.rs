@@ -3,24 +3,28 @@
 //!
 //! [`NetId`] is what each stored peer keeps (four bytes); [`Tier`] is where a candidate stands
 //! for a requester; [`Mode`] is the operator's choice (`[LOCALITY] mode`).
+//!
+//! [`NetworkMap`] is the operator's description of its networks (`[NETWORKS]`, `[LOCALITY]
+//! networks_file`, the ASN and country databases) and gives each address its [`NetId`], once
+//! per announce; [`locate`] is `retracker locate`, which shows an admin what the map makes of
+//! an address.
 
+mod error;
+mod file;
+mod geo;
 mod id;
+pub mod locate;
+mod map;
+mod mode;
+mod name;
+mod table;
 
+pub use error::LocalityError;
+pub use geo::{Asn, Country};
 pub use id::{NetId, Tier};
-
-/// How peers are chosen (`[LOCALITY] mode`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
-    /// Uniformly at random from the whole swarm.
-    Off,
-    /// The requester's network first, then the operator's other networks, then the rest; a
-    /// share of each answer is drawn from the whole swarm.
-    #[default]
-    Prefer,
-    /// As `Prefer`, but a requester inside the operator's networks never gets a peer outside
-    /// them, and a requester outside them never one inside.
-    Strict,
-}
+pub use map::{Inside, Location, NamedNetwork, NetworkMap};
+pub use mode::Mode;
+pub use name::valid_name;
 
 /// What selection needs to know about the requester and the operator's choice.
 #[derive(Clone, Copy, Debug, PartialEq)]

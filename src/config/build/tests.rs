@@ -210,3 +210,121 @@ fn doubtful_settings_warn() {
         );
     }
 }
+
+/// Builds from the defaults with these `[NETWORKS]` entries, as if from `test.ini`.
+fn with_networks(entries: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut s = Settings::defaults("test.ini");
+    for (name, text) in entries {
+        s.set_network(name, (*text).into());
+    }
+    build(&s).map(|(c, _)| c)
+}
+
+#[test]
+fn networks_are_parsed_in_order_with_both_families() {
+    let c = with_networks(&[
+        ("north", "10.1.0.0/16, 2001:db8:1::/48"),
+        ("south", "10.2.0.0/16 10.2.9.9"),
+    ])
+    .unwrap();
+    let shown: Vec<String> = c
+        .locality
+        .networks
+        .iter()
+        .map(|(n, nets)| format!("{n} = {nets}"))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "north = 10.1.0.0/16, 2001:db8:1::/48",
+            "south = 10.2.0.0/16, 10.2.9.9/32"
+        ]
+    );
+}
+
+#[test]
+fn a_bad_network_entry_names_file_section_name_and_value() {
+    let err = |entries: &[(&str, &str)]| with_networks(entries).unwrap_err().to_string();
+    assert_eq!(
+        err(&[("north", "10.1.0.0/33")]),
+        "test.ini: [NETWORKS] north = \"10.1.0.0/33\": expected IP networks (CIDR) or addresses \
+         separated by commas or spaces ('10.1.0.0/33' is not an address or CIDR network)"
+    );
+    assert_eq!(
+        err(&[("north", "")]),
+        "test.ini: [NETWORKS] north = \"\": expected IP networks (CIDR) or addresses separated \
+         by commas or spaces"
+    );
+    assert_eq!(
+        err(&[("my city", "10.1.0.0/16")]),
+        "test.ini: [NETWORKS] my city = \"10.1.0.0/16\": expected a name of letters, digits, _, \
+         - and . only before the =, then IP networks (CIDR) or addresses separated by commas or \
+         spaces"
+    );
+    assert!(
+        err(&[("north", "10.1.0.0/16\x1b[2J")]).contains("control characters"),
+        "the detail would quote the escape sequence raw"
+    );
+}
+
+#[test]
+fn one_network_under_two_names_is_refused_naming_both() {
+    let err = with_networks(&[
+        ("north", "10.1.0.0/16"),
+        ("south", "10.2.0.0/16, 10.1.0.0/16"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "test.ini: [NETWORKS] south = \"10.2.0.0/16, 10.1.0.0/16\": expected networks no other \
+         name has (10.1.0.0/16 is under north too; a network has one name)"
+    );
+    // Nested networks under two names are the point: the most specific one wins.
+    assert!(with_networks(&[("north", "10.1.0.0/16"), ("pop", "10.1.2.0/24")]).is_ok());
+    // The same network twice under one name is harmless.
+    assert!(with_networks(&[("north", "10.1.0.0/16, 10.1.0.0/16")]).is_ok());
+}
+
+#[test]
+fn locality_keys() {
+    let c = Config::default();
+    assert_eq!(c.locality.mode, crate::locality::Mode::Prefer);
+    assert_eq!(c.locality.outside_share, 0.2);
+    assert!(c.locality.networks.is_empty());
+    assert_eq!(
+        (
+            &c.locality.networks_file,
+            &c.locality.asn_db,
+            &c.locality.country_db
+        ),
+        (&None, &None, &None)
+    );
+    let (c, _) = with(&[
+        ("LOCALITY", "mode", "Strict"),
+        ("LOCALITY", "outside_share", "0"),
+        ("LOCALITY", "networks_file", "/etc/retracker/networks.txt"),
+        ("LOCALITY", "asn_db", "GeoLite2-ASN.mmdb"),
+    ])
+    .unwrap();
+    assert_eq!(c.locality.mode, crate::locality::Mode::Strict);
+    assert_eq!(c.locality.outside_share, 0.0);
+    assert_eq!(
+        c.locality.networks_file,
+        Some(PathBuf::from("/etc/retracker/networks.txt"))
+    );
+    assert_eq!(c.locality.asn_db, Some(PathBuf::from("GeoLite2-ASN.mmdb")));
+    assert_eq!(
+        with(&[("LOCALITY", "outside_share", "1.5")])
+            .unwrap_err()
+            .to_string(),
+        "test.ini: [LOCALITY] outside_share = \"1.5\": expected a number from 0 to 1 (fractions \
+         allowed)"
+    );
+    assert_eq!(
+        with(&[("LOCALITY", "mode", "nearest")])
+            .unwrap_err()
+            .to_string(),
+        "test.ini: [LOCALITY] mode = \"nearest\": expected one of off, prefer, strict (any case)"
+    );
+}
