@@ -280,6 +280,11 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             eprintln!("retracker: configuration error: {e}");
             ExitCode::from(2)
         }
+        Err(ServerError::Locality(e)) => {
+            tracing::error!("{e}");
+            eprintln!("retracker: configuration error: {e}");
+            ExitCode::from(2)
+        }
         // Not the operator's input: a bug or the runtime going away; exit 1, not 2.
         Err(ServerError::Task(e)) => {
             tracing::error!("start-up failed: {e}");

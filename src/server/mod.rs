@@ -82,6 +82,9 @@ pub enum ServerError {
     /// The `[ACCESS]` file could not be read or has a bad line.
     #[error(transparent)]
     Access(#[from] AccessFileError),
+    /// The network map (`networks_file`, `asn_db`, `country_db`) could not be read.
+    #[error(transparent)]
+    Locality(#[from] crate::locality::LocalityError),
     /// A task of the start-up (on the blocking pool) ended without an answer: it panicked, or
     /// the runtime is shutting down. Returned instead of panicking the caller.
     #[error("{0}")]

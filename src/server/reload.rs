@@ -3,7 +3,7 @@
 //! too), the access list file, the blocklist, a sweep of the peers they now refuse, and the
 //! HTTPS certificate; then it logs what changed and what waits for a restart.
 
-use super::wiring::{describe_access, load_access};
+use super::wiring::{describe_access, describe_map, load_access, load_network_map};
 use crate::config::Config;
 use crate::storage::Storage;
 use crate::tls::CertStore;
@@ -102,6 +102,15 @@ async fn apply(live: &Live, old: &Config, new: &Config) {
             "reload: the access list is kept as it was ({}): {e}",
             tracker.access.rules().describe()
         ),
+    }
+    // The map before the settings too: a request that sees a new locality mode sees the map
+    // it was meant for. A map that does not load keeps the old one, as the access list does.
+    match load_network_map(new).await {
+        Ok(map) => {
+            tracing::info!("reload: network map: {}", describe_map(&map, new));
+            tracker.set_network_map(map);
+        }
+        Err(e) => tracing::error!("reload: the network map is kept as it was: {e}"),
     }
     tracker.set_settings(Settings::from_config(new));
     let (db, blocklist) = (Arc::clone(&live.db), Arc::clone(&tracker.blocklist));

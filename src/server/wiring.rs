@@ -7,6 +7,7 @@ use super::ServerError;
 use crate::access::{AccessList, AccessRules};
 use crate::blocklist::Blocklist;
 use crate::config::{AccessMode, Config, DbKind};
+use crate::locality::NetworkMap;
 use crate::stats::Stats;
 use crate::storage::writer::WriterStatus;
 use crate::storage::{Storage, StorageError};
@@ -48,6 +49,8 @@ pub(super) async fn build(
         tracing::info!("access list: {}", describe_access(&access, config));
     }
     let access = Arc::new(AccessList::new(access));
+    let network_map = load_network_map(config).await?;
+    tracing::info!("network map: {}", describe_map(&network_map, config));
     let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
     let db = Arc::new(match config.db.kind {
         DbKind::Sqlite => open_and_restore(config, &store, clock.now()).await?,
@@ -62,7 +65,13 @@ pub(super) async fn build(
     let (tracker, web) = crate::blocking::try_run(move || {
         let blocklist = Arc::new(Blocklist::new(db_for_web.blocklist()?));
         let tracker = Arc::new(Tracker::new(
-            &config, store, stats, blocklist, access, clock,
+            &config,
+            store,
+            stats,
+            blocklist,
+            access,
+            network_map,
+            clock,
         ));
         let web = Web::build(&config, Arc::clone(&tracker), db_for_web, status)?;
         Ok::<_, StorageError>((tracker, Arc::new(web)))
@@ -126,6 +135,35 @@ pub(super) async fn load_access(config: &Config) -> Result<AccessRules, ServerEr
         .await
         .map_err(|e| ServerError::Task(format!("reading the access list: {e}")))?
         .map_err(ServerError::from)
+}
+
+/// The network map of `config`, reading its files on a blocking thread.
+pub(super) async fn load_network_map(config: &Config) -> Result<NetworkMap, ServerError> {
+    let c = config.clone();
+    crate::blocking::try_run(move || NetworkMap::load(&c))
+        .await
+        .map_err(|e| ServerError::Task(format!("reading the network map: {e}")))?
+        .map_err(ServerError::from)
+}
+
+/// `2 named networks, ASN database /var/lib/GeoLite2-ASN.mmdb (locality mode prefer)`, for
+/// the log.
+pub(super) fn describe_map(map: &NetworkMap, config: &Config) -> String {
+    let mut parts = vec![format!("{} named networks", map.networks().len())];
+    if let Some(file) = &config.locality.networks_file {
+        parts.push(format!("networks file {}", file.display()));
+    }
+    if let Some(db) = &config.locality.asn_db {
+        parts.push(format!("ASN database {}", db.display()));
+    }
+    if let Some(db) = &config.locality.country_db {
+        parts.push(format!("country database {}", db.display()));
+    }
+    format!(
+        "{} (locality mode {})",
+        parts.join(", "),
+        config.locality.mode.word()
+    )
 }
 
 /// `allow list of 3 info hashes from /etc/retracker/allow.txt`, for the log.

@@ -23,6 +23,7 @@ pub use warning::{joined as joined_warnings, Warning};
 use crate::access::AccessList;
 use crate::blocklist::Blocklist;
 use crate::config::Config;
+use crate::locality::NetworkMap;
 use crate::stats::Stats;
 use crate::swarm::SwarmStore;
 use arc_swap::ArcSwap;
@@ -43,6 +44,9 @@ pub struct Tracker {
     /// Swapped whole on reload, so that a request reads one consistent set of settings and
     /// requests in flight finish with the ones they started with; loading takes no lock.
     settings: ArcSwap<Settings>,
+    /// The operator's networks (`[NETWORKS]`, `networks_file`, the MaxMind databases): read
+    /// once per announce for the requester's network; swapped whole on reload like `settings`.
+    network_map: ArcSwap<NetworkMap>,
 }
 
 impl Tracker {
@@ -53,6 +57,7 @@ impl Tracker {
         stats: Arc<Stats>,
         blocklist: Arc<Blocklist>,
         access: Arc<AccessList>,
+        network_map: NetworkMap,
         clock: Clock,
     ) -> Tracker {
         Tracker {
@@ -62,6 +67,7 @@ impl Tracker {
             access,
             clock,
             settings: ArcSwap::from_pointee(Settings::from_config(config)),
+            network_map: ArcSwap::from_pointee(network_map),
         }
     }
 
@@ -73,5 +79,15 @@ impl Tracker {
     /// Puts `settings` in force for the requests that start from now on.
     pub fn set_settings(&self, settings: Settings) {
         self.settings.store(Arc::new(settings));
+    }
+
+    /// The network map in force; load it once per request.
+    pub fn network_map(&self) -> arc_swap::Guard<Arc<NetworkMap>> {
+        self.network_map.load()
+    }
+
+    /// Puts `map` in force for the requests that start from now on.
+    pub fn set_network_map(&self, map: NetworkMap) {
+        self.network_map.store(Arc::new(map));
     }
 }
