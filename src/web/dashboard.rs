@@ -46,6 +46,26 @@ pub struct NetworkView {
     leechers: String,
 }
 
+/// A locality table (named network, AS or country), formatted; empty rows: not configured.
+pub struct GroupTable {
+    /// Element id of the table.
+    id: &'static str,
+    /// The heading.
+    title: &'static str,
+    /// The first column's heading.
+    column: &'static str,
+    rows: Vec<GroupView>,
+}
+
+/// A locality table row, formatted.
+pub struct GroupView {
+    key: String,
+    name: String,
+    peers: String,
+    seeders: String,
+    leechers: String,
+}
+
 /// A clients row, formatted.
 pub struct ClientView {
     name: String,
@@ -75,6 +95,41 @@ struct DashboardPage<'a> {
     clients: Vec<ClientView>,
     clients_cut: String,
     peer_expiry: String,
+    /// The locality tables that have rows: by named network, AS, country.
+    geography: Vec<GroupTable>,
+}
+
+/// The locality tables of `g` that have rows.
+fn geography_tables(g: &super::geography::Geography) -> Vec<GroupTable> {
+    let c = format::count;
+    [
+        (
+            "named-networks",
+            "Peers by the operator's networks",
+            "Network",
+            &g.named_networks,
+        ),
+        ("asns", "Peers by autonomous system", "AS", &g.asns),
+        ("countries", "Peers by country", "Country", &g.countries),
+    ]
+    .into_iter()
+    .filter(|(.., rows)| !rows.is_empty())
+    .map(|(id, title, column, rows)| GroupTable {
+        id,
+        title,
+        column,
+        rows: rows
+            .iter()
+            .map(|r| GroupView {
+                key: r.key.clone(),
+                name: r.name.clone(),
+                peers: c(r.peers),
+                seeders: c(r.seeders),
+                leechers: c(r.leechers),
+            })
+            .collect(),
+    })
+    .collect()
 }
 
 fn card(id: &'static str, label: &'static str, value: String, raw: String, hint: String) -> Card {
@@ -295,6 +350,7 @@ pub async fn page(web: &Arc<Web>, who: &Who) -> Result<Response<Vec<u8>>, WebErr
             })
             .collect(),
         clients_cut: cut(o.clients.len(), o.clients_total, "clients"),
+        geography: geography_tables(&o.geography),
         peer_expiry: format::duration(u64::from(o.peer_expiry_secs)),
     };
     Ok(reply::page(&page))

@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod error;
 pub mod export;
 pub mod format;
+pub mod geography;
 pub mod history;
 pub mod login;
 pub mod metrics;

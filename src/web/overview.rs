@@ -19,6 +19,7 @@
 //!   swarms dropped by cleanup are forgotten (`completed_source = "memory"`).
 
 use super::error::WebError;
+use super::geography::{Geography, GEOGRAPHY_ROWS};
 use super::{format, Web};
 use crate::hex;
 use crate::netlist::Networks;
@@ -28,7 +29,7 @@ use crate::storage::Storage;
 use crate::swarm::PeerRecord;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -193,6 +194,8 @@ pub struct Overview {
     pub clients_total: u64,
     /// The most peers first, at most [`CLIENT_ROWS`].
     pub clients: Vec<ClientRow>,
+    /// Peers by the operator's named networks, by AS and by country.
+    pub geography: Geography,
 }
 
 /// Peers handed out in announce answers since start, by tier from the requester's point of
@@ -341,8 +344,8 @@ pub struct Tally {
     pub ipv4: Roles,
     /// IPv6 peers.
     pub ipv6: Roles,
-    /// Distinct addresses.
-    pub addrs: HashSet<IpAddr>,
+    /// Distinct addresses, with their peers' roles.
+    pub addrs: HashMap<IpAddr, Roles>,
     /// Peers per torrent.
     pub torrents: HashMap<InfoHash, Roles>,
     /// Peers per network group.
@@ -361,7 +364,7 @@ impl Tally {
         };
         family.add(p.seeder);
         // As the census counts them, so the dashboard agrees with /metrics and the history.
-        self.addrs.insert(p.ip);
+        self.addrs.entry(p.ip).or_default().add(p.seeder);
         self.torrents.entry(*hash).or_default().add(p.seeder);
         self.networks
             .entry(network_of(p.ip, nets))
@@ -389,16 +392,18 @@ struct DbFacts {
 /// Computes every dashboard number now.
 pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
     let w = Arc::clone(web);
-    let (tally, swarms, mem_completed) = crate::blocking::try_run(move || {
+    let (tally, swarms, mem_completed, geography) = crate::blocking::try_run(move || {
         let mut tally = Tally::default();
         w.store
             .for_each_peer(&mut |h, id, p| tally.add(h, id, p, &w.peer_networks));
+        let map = w.tracker.network_map();
+        let geography = super::geography::tally(&tally.addrs, &map, GEOGRAPHY_ROWS);
         let mut swarms = Vec::new();
         w.store.scrape_all(&mut swarms);
         let completed: HashMap<InfoHash, u64> =
             swarms.iter().map(|s| (s.info_hash, s.downloaded)).collect();
         let mem_completed = swarms.iter().map(|s| s.downloaded).sum::<u64>();
-        (tally, completed, mem_completed)
+        (tally, completed, mem_completed, geography)
     })
     .await
     .map_err(|e| WebError::Internal(e.to_string()))?;
@@ -489,6 +494,7 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
         networks: network_rows(tally.networks, NETWORK_ROWS),
         clients_total,
         clients: client_rows(tally.clients, CLIENT_ROWS, TOP_VERSIONS),
+        geography,
     })
 }
 
