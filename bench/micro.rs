@@ -1,11 +1,13 @@
 //! Criterion micro-benchmarks of the hot pieces of an announce: parsing the query of each real
 //! client (tests/fixtures/client-announces.tsv), the swarm update with peer selection in
-//! [`MemoryStore`], and encoding the answer (HTTP compact, non-compact, UDP).
+//! [`MemoryStore`] (uniform, and by locality over 20 networks), and encoding the answer (HTTP
+//! compact, non-compact, UDP).
 //!
 //! `cargo bench --bench micro` (see bench/README.md). Figures are per call on one core; the
 //! throughput scripts in bench/ measure the whole server.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use retracker::locality::{Locality, Mode, NetId};
 use retracker::protocol::announce::{
     encode_announce, parse_announce, AnnounceResponse, Event, ResponsePeer,
 };
@@ -53,7 +55,18 @@ fn id(n: u64, tag: u8) -> [u8; 20] {
     out
 }
 
-fn announce_of(torrent: u64, peer: u64, numwant: usize) -> Announce {
+/// The network of a peer: 20 of them, each with 5% of every swarm (a quarter of them seeding,
+/// like the swarm), half of them the operator's.
+fn net_of(peer: u64) -> NetId {
+    let n = (peer / 4 % 20) as u32;
+    if n < 10 {
+        NetId::named(n)
+    } else {
+        NetId::asn(64_500 + n)
+    }
+}
+
+fn announce_of(torrent: u64, peer: u64, numwant: usize, mode: Mode) -> Announce {
     Announce {
         info_hash: id(torrent, 0xAB),
         peer_id: id(peer, 0x2D),
@@ -63,6 +76,11 @@ fn announce_of(torrent: u64, peer: u64, numwant: usize) -> Announce {
         event: Event::None,
         key: Some(peer),
         numwant,
+        locality: Locality {
+            mode,
+            requester: net_of(peer),
+            outside_share: 0.2,
+        },
     }
 }
 
@@ -73,7 +91,11 @@ fn filled(torrents: u64, per_swarm: u64) -> MemoryStore {
     for t in 0..torrents {
         for p in 0..per_swarm {
             store
-                .announce(&announce_of(t, t * per_swarm + p, 0), 1_000, &mut out)
+                .announce(
+                    &announce_of(t, t * per_swarm + p, 0, Mode::Off),
+                    1_000,
+                    &mut out,
+                )
                 .expect("fresh peer");
         }
     }
@@ -89,20 +111,24 @@ fn store(c: &mut Criterion) {
         let mut n = 0u64;
         // A known peer re-announcing with numwant 50: the steady state of a tracker. The
         // write-behind drains the changes every 4096 announces, as the writer does each second.
-        group.bench_function(
-            format!("re-announce, numwant 50, {torrents} swarms of {per_swarm}"),
-            |b| {
-                b.iter(|| {
-                    n = (n + 7919) % (torrents * per_swarm);
-                    if n % 4096 == 0 {
-                        black_box(store.drain_changes());
-                    }
-                    let a = announce_of(n / per_swarm, n, 50);
-                    store.announce(&a, 1_001, &mut out).expect("same peer");
-                    black_box(out.peers.len());
-                })
-            },
-        );
+        // `off` is uniform; `prefer` (share 0.2) takes 40 of the 50 from the requester's
+        // network, which holds 5% of the swarm, and 10 from the whole swarm.
+        for (mode, label) in [(Mode::Off, ""), (Mode::Prefer, ", prefer")] {
+            group.bench_function(
+                format!("re-announce, numwant 50, {torrents} swarms of {per_swarm}{label}"),
+                |b| {
+                    b.iter(|| {
+                        n = (n + 7919) % (torrents * per_swarm);
+                        if n % 4096 == 0 {
+                            black_box(store.drain_changes());
+                        }
+                        let a = announce_of(n / per_swarm, n, 50, mode);
+                        store.announce(&a, 1_001, &mut out).expect("same peer");
+                        black_box(out.peers.len());
+                    })
+                },
+            );
+        }
     }
     group.finish();
 }

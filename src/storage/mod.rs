@@ -16,6 +16,7 @@ pub mod schema;
 mod tests;
 pub mod writer;
 
+use crate::locality::NetId;
 use crate::protocol::InfoHash;
 use crate::swarm::{Changes, PeerChange, PeerRecord, RestoredTorrent, SwarmStore};
 use r2d2_sqlite::SqliteConnectionManager;
@@ -287,6 +288,8 @@ impl Storage {
                 seen_leeching: get_i64(6)?.unwrap_or(0) != 0,
                 counted: get_i64(7)?.unwrap_or(0) != 0,
                 last_seen,
+                // Not stored: set by `SwarmStore::relabel` once the network map is loaded.
+                net: NetId::UNKNOWN,
             };
             if current.as_ref().is_none_or(|t| t.info_hash != info_hash) {
                 finish(current.take())?;

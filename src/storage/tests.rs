@@ -16,6 +16,7 @@ fn rec(last_seen: u32, v6: bool) -> PeerRecord {
         seeder: v6,
         seen_leeching: true,
         counted: v6,
+        net: crate::locality::NetId::UNKNOWN,
     }
 }
 

@@ -161,6 +161,7 @@ impl SwarmStore for MemoryStore {
         out: &mut AnnounceOutcome,
     ) -> Result<(), SwarmError> {
         out.peers.clear();
+        out.handed_out = [0; 3];
         let mut guard = self.shard(&a.info_hash).lock();
         let Shard {
             swarms,
@@ -212,7 +213,7 @@ impl SwarmStore for MemoryStore {
                 if a.numwant > 0 {
                     let seeder = a.left == 0;
                     let rng = &mut crate::rng::Fast;
-                    swarm.pick(rng, None, seeder, a.numwant, &mut out.peers);
+                    swarm.pick(rng, None, seeder, a.numwant, &a.locality, out);
                 }
                 pending.touch(&a.info_hash, swarm, now, false);
                 Ok(())
@@ -281,6 +282,19 @@ impl SwarmStore for MemoryStore {
             guard.drop_empty();
         }
         removed
+    }
+
+    fn relabel(&self, net_of: &mut dyn FnMut(IpAddr) -> NetId) -> u64 {
+        crate::blocking::debug_assert_may_walk();
+        let mut changed = 0;
+        for shard in self.shards.iter() {
+            // Networks are no part of the totals nor of the changes to write: nothing to track.
+            let mut shard = shard.lock();
+            for swarm in shard.swarms.values_mut() {
+                changed += swarm.relabel(net_of);
+            }
+        }
+        changed
     }
 
     fn cleanup(&self, expire_before: u32) -> CleanupReport {
@@ -436,9 +450,11 @@ fn announce_in(
             seeder,
             seen_leeching: false,
             counted: false,
+            net: a.locality.requester,
         },
     };
     peer.ip = a.ip;
+    peer.net = a.locality.requester;
     peer.port = a.port;
     peer.last_seen = now;
     peer.seeder = seeder;
@@ -460,7 +476,8 @@ fn announce_in(
             Some(me),
             seeder,
             a.numwant,
-            &mut out.peers,
+            &a.locality,
+            out,
         );
     }
     pending.touch(&a.info_hash, swarm, now, newly_counted);

@@ -10,15 +10,20 @@
 mod memory;
 #[cfg(test)]
 mod model_tests;
+mod nets;
 mod peers;
 mod pending;
 mod select;
 #[cfg(test)]
 mod tests;
+mod tiers;
+#[cfg(test)]
+mod tiers_tests;
 mod torrent;
 
 pub use memory::MemoryStore;
 
+use crate::locality::{Locality, NetId};
 use crate::protocol::announce::{Event, ResponsePeer};
 use crate::protocol::scrape::ScrapeEntry;
 use crate::protocol::{InfoHash, PeerId};
@@ -44,6 +49,9 @@ pub struct Announce {
     pub key: Option<u64>,
     /// Peers to return (already capped); 0 returns none.
     pub numwant: usize,
+    /// How to choose the peers, and the requester's network: `locality.requester` is also the
+    /// network stored with the peer (a peer announcing from another network gets the new one).
+    pub locality: Locality,
 }
 
 /// What an announce answers, besides the interval settings.
@@ -55,8 +63,13 @@ pub struct AnnounceOutcome {
     pub incomplete: u32,
     /// Completed downloads ever counted for the torrent.
     pub downloaded: u64,
-    /// Peers for the requester: random among the eligible, never the requester, no seeders for a seeder.
+    /// Peers for the requester: random among the eligible (by network first, see
+    /// `Locality`), never the requester, no seeders for a seeder.
     pub peers: Vec<ResponsePeer>,
+    /// How many of `peers` were in each tier for the requester's network, in the order of
+    /// `Tier::ALL` (own network, operator's other networks, outside); counted in every mode,
+    /// `off` included, so that an operator can compare.
+    pub handed_out: [u32; 3],
 }
 
 /// Why an announce is refused.
@@ -87,6 +100,9 @@ pub struct PeerRecord {
     pub seen_leeching: bool,
     /// Its completed download has been counted.
     pub counted: bool,
+    /// Its network, as of its last announce or relabelling. Not persisted: a restored peer has
+    /// `NetId::UNKNOWN` until [`SwarmStore::relabel`].
+    pub net: NetId,
 }
 
 /// A peer change waiting to be written.
@@ -247,4 +263,10 @@ pub trait SwarmStore: Send + Sync + 'static {
     /// Removes every peer for which `pred` is true (blocked addresses or torrents), records the
     /// removals for storage, and drops swarms left empty. Returns the number of peers removed.
     fn remove_peers(&self, pred: &mut dyn FnMut(&InfoHash, &PeerRecord) -> bool) -> u64;
+
+    /// Sets every stored peer's network to `net_of(its address)`: after a restore (peers come
+    /// back without one) and after the network map changed. A walk of the whole store, one
+    /// shard locked at a time; `net_of` runs under the lock and must be quick. Returns the
+    /// number of peers whose network changed. Nothing is written: networks are not persisted.
+    fn relabel(&self, net_of: &mut dyn FnMut(IpAddr) -> NetId) -> u64;
 }

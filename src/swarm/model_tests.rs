@@ -4,8 +4,13 @@
 //! standing for the database must give exactly the live peers and every completed download.
 //! And the totals the shards keep for `counts` must equal a recount by walking, after any
 //! sequence of changes, restores from storage included.
+//!
+//! Announces come from a few networks (named, an AS, unknown) in every locality mode, and
+//! relabelling moves the stored peers between networks: the peers handed out must follow the
+//! rules of `tiers` against the model's networks.
 
 use super::*;
+use crate::locality::{Mode, Tier};
 use crate::protocol::announce::Event;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -20,8 +25,13 @@ enum Op {
         left: bool,
         event: u8,
         numwant: usize,
+        net: u8,
+        mode: u8,
+        share: u8,
     },
     Cleanup(u32),
+    /// Every peer's network set from its address (see [`relabel_of`]).
+    Relabel(u8),
     RemovePort(u16),
     Drain(usize),
     Tick(u32),
@@ -36,18 +46,25 @@ fn op() -> impl Strategy<Value = Op> {
         any::<bool>(),
         0u8..4,
         0usize..6,
+        (0u8..4, 0u8..3, 0u8..3),
     )
-        .prop_map(|(hash, peer, ip, key, left, event, numwant)| Op::Announce {
-            hash,
-            peer,
-            ip,
-            key,
-            left,
-            event,
-            numwant,
-        });
+        .prop_map(
+            |(hash, peer, ip, key, left, event, numwant, (net, mode, share))| Op::Announce {
+                hash,
+                peer,
+                ip,
+                key,
+                left,
+                event,
+                numwant,
+                net,
+                mode,
+                share,
+            },
+        );
     prop_oneof![
         12 => announce,
+        1 => (0u8..4).prop_map(Op::Relabel),
         1 => (0u32..6).prop_map(Op::Cleanup),
         1 => (1u16..4).prop_map(Op::RemovePort),
         2 => (1usize..6).prop_map(Op::Drain),
@@ -65,6 +82,9 @@ fn announce_of(op: &Op) -> Option<Announce> {
         left,
         event,
         numwant,
+        net,
+        mode,
+        share,
     } = op
     else {
         return None;
@@ -83,7 +103,31 @@ fn announce_of(op: &Op) -> Option<Announce> {
         ][usize::from(event)],
         key: key.map(u64::from),
         numwant,
+        locality: Locality {
+            mode: [Mode::Off, Mode::Prefer, Mode::Strict][usize::from(mode)],
+            requester: nets()[usize::from(net)],
+            outside_share: [0.0, 0.5, 1.0][usize::from(share)],
+        },
     })
+}
+
+/// The networks announces come from: unknown, two of the operator's, and an AS.
+fn nets() -> [NetId; 4] {
+    [
+        NetId::UNKNOWN,
+        NetId::named(0),
+        NetId::named(1),
+        NetId::asn(64512),
+    ]
+}
+
+/// The network map of [`Op::Relabel`]: a function of the address and the map's version.
+fn relabel_of(version: u8, ip: IpAddr) -> NetId {
+    let last = match ip {
+        IpAddr::V4(v4) => v4.octets()[3],
+        IpAddr::V6(v6) => v6.octets()[15],
+    };
+    nets()[usize::from(last.wrapping_add(version)) % 4]
 }
 
 fn ip_of(n: u8) -> IpAddr {
@@ -137,9 +181,11 @@ impl Model {
                 seeder,
                 seen_leeching: false,
                 counted: false,
+                net: a.locality.requester,
             },
         };
         p.ip = a.ip;
+        p.net = a.locality.requester;
         p.port = a.port;
         p.last_seen = now;
         p.seeder = seeder;
@@ -249,6 +295,50 @@ fn check_counts(s: &MemoryStore, m: &Model) {
     assert_eq!(c, s.recount(), "counts kept by the shards");
 }
 
+/// Checks an answer against the model's swarm `peers` after the announce: the count, nothing
+/// excluded, farther tiers only for what the random share explains, and the tally by tier.
+fn check_answer(
+    a: &Announce,
+    peers: &BTreeMap<PeerId, PeerRecord>,
+    out: &AnnounceOutcome,
+) -> Result<(), TestCaseError> {
+    let loc = &a.locality;
+    let r = loc.requester;
+    let tier = |p: &PeerRecord| p.net.tier_for(r);
+    // The side of the operator's border: strict keeps the requester's.
+    let on_side =
+        |p: &PeerRecord| loc.mode != Mode::Strict || p.net.is_operator() == r.is_operator();
+    let mut eligible = [0usize; 3];
+    for (id, p) in peers {
+        if *id != a.peer_id && !(a.left == 0 && p.seeder) && on_side(p) {
+            eligible[tier(p) as usize] += 1;
+        }
+    }
+    let n = a.numwant.min(eligible.iter().sum());
+    prop_assert_eq!(out.peers.len(), n);
+    let mut handed = [0u32; 3];
+    for p in &out.peers {
+        prop_assert!(p.peer_id != a.peer_id, "requester handed itself");
+        let rec = &peers[&p.peer_id];
+        prop_assert!(!(a.left == 0 && rec.seeder), "seeder handed a seeder");
+        prop_assert!(on_side(rec), "strict handed a peer across the border");
+        prop_assert_eq!((p.ip, p.port), (rec.ip, rec.port));
+        handed[tier(rec) as usize] += 1;
+    }
+    prop_assert_eq!(out.handed_out, handed, "tally by tier");
+    if loc.mode != Mode::Off {
+        // At most the random share comes from beyond a tier that still had peers to give.
+        let random = super::tiers::random_share(loc.outside_share, n) as u32;
+        for t in Tier::ALL {
+            let beyond: u32 = handed[t as usize + 1..].iter().sum();
+            if (handed[t as usize] as usize) < eligible[t as usize] {
+                prop_assert!(beyond <= random, "{:?} left out for farther peers", t);
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn store_matches_the_model(ops in prop::collection::vec(op(), 1..300)) {
@@ -259,24 +349,28 @@ proptest! {
         let mut out = AnnounceOutcome::default();
         for op in ops {
             match op {
-                Op::Announce { numwant, .. } => {
+                Op::Announce { .. } => {
                     let a = announce_of(&op).unwrap();
                     let want = m.announce(&a, now);
                     let got = s.announce(&a, now, &mut out);
                     prop_assert_eq!(&got, &want);
                     if got.is_ok() && a.event != Event::Stopped {
-                        let (_, peers) = &m.swarms[&a.info_hash];
-                        let eligible = peers
-                            .iter()
-                            .filter(|(id, p)| **id != a.peer_id && !(a.left == 0 && p.seeder))
-                            .count();
-                        prop_assert_eq!(out.peers.len(), numwant.min(eligible));
-                        for p in &out.peers {
-                            prop_assert!(p.peer_id != a.peer_id, "requester handed itself");
-                            let r = &peers[&p.peer_id];
-                            prop_assert!(!(a.left == 0 && r.seeder), "seeder handed a seeder");
-                            prop_assert_eq!((p.ip, p.port), (r.ip, r.port));
+                        check_answer(&a, &m.swarms[&a.info_hash].1, &out)?;
+                    }
+                }
+                Op::Relabel(version) => {
+                    let mut changed = 0;
+                    for (_, peers) in m.swarms.values_mut() {
+                        for p in peers.values_mut() {
+                            let net = relabel_of(version, p.ip);
+                            changed += u64::from(net != p.net);
+                            p.net = net;
                         }
+                    }
+                    prop_assert_eq!(s.relabel(&mut |ip| relabel_of(version, ip)), changed);
+                    // Networks are not persisted: the database (restored without them) sees no change.
+                    for p in db.peers.values_mut() {
+                        p.net = relabel_of(version, p.ip);
                     }
                 }
                 Op::Cleanup(age) => {
@@ -355,6 +449,9 @@ proptest! {
                     s.drain_changes_into(&mut drained, max);
                 }
                 CountOp::Store(Op::Tick(d)) => now += d,
+                CountOp::Store(Op::Relabel(version)) => {
+                    s.relabel(&mut |ip| relabel_of(version, ip));
+                }
                 CountOp::Restore(h, peers) => {
                     let peers = peers
                         .into_iter()
@@ -367,6 +464,7 @@ proptest! {
                                 seeder,
                                 seen_leeching: !seeder,
                                 counted: false,
+                                net: NetId::UNKNOWN,
                             };
                             ([p; 20], r)
                         })

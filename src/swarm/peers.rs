@@ -1,16 +1,20 @@
 //! The peers of one address family in one swarm, packed for memory.
 //!
 //! One `Vec` holds the seeders first and the leechers after them, so each role is a contiguous
-//! range that random selection can index directly. An IPv4 peer takes 40 bytes (an IPv6 one 52):
-//! peer_id, address, port, last announce, key and a byte of flags, among them the write-behind's
-//! dirty bit, so a change waiting to be written costs no extra memory.
+//! range that random selection can index directly. An IPv4 peer takes 44 bytes (an IPv6 one 56):
+//! peer_id, address, port, last announce, network, key and a byte of flags, among them the
+//! write-behind's dirty bit, so a change waiting to be written costs no extra memory.
 //!
 //! A peer is found by its peer_id with a scan while the list is short (a few cache lines) and
 //! through an index of positions once it is long; the index is built at [`INDEX_FROM`] peers and
 //! dropped below [`INDEX_UNTIL`], so a list that hovers around one size does not rebuild it on
 //! every announce. Every move of a peer inside the `Vec` (role change, removal) updates the index.
+//! Longer lists also keep their peers' positions by network (see `nets`), for selection by
+//! locality; it lives in the same box, so a short list pays one pointer for both.
 
+use super::nets::{NetIndex, NETS_FROM, NETS_UNTIL};
 use super::PeerRecord;
+use crate::locality::NetId;
 use crate::protocol::PeerId;
 use hashbrown::HashTable;
 use std::hash::{BuildHasher, RandomState};
@@ -60,12 +64,15 @@ pub(super) struct Peer<A> {
     flags: u8,
     /// Last announce, Unix seconds.
     pub last_seen: u32,
-    /// The key hash as two halves: 4-byte alignment keeps the IPv4 peer at 40 bytes.
+    /// Its network (see `crate::locality`). Change it through [`PeerList::update`], which
+    /// keeps the network index in step.
+    pub net: NetId,
+    /// The key hash as two halves: 4-byte alignment keeps the IPv4 peer at 44 bytes.
     key: [u32; 2],
 }
 
-const _: () = assert!(std::mem::size_of::<Peer<V4>>() == 40);
-const _: () = assert!(std::mem::size_of::<Peer<V6>>() == 52);
+const _: () = assert!(std::mem::size_of::<Peer<V4>>() == 44);
+const _: () = assert!(std::mem::size_of::<Peer<V6>>() == 56);
 
 impl<A: Addr> Peer<A> {
     /// A peer never seen before (not dirty).
@@ -76,6 +83,7 @@ impl<A: Addr> Peer<A> {
             port,
             flags: 0,
             last_seen,
+            net: NetId::UNKNOWN,
             key: [0; 2],
         };
         p.set_key(key);
@@ -85,6 +93,7 @@ impl<A: Addr> Peer<A> {
     /// A peer as stored (not dirty: it is what storage already has).
     pub fn from_record(id: PeerId, addr: A, r: &PeerRecord) -> Self {
         let mut p = Peer::new(id, addr, r.port, r.key, r.last_seen);
+        p.net = r.net;
         p.set_flag(SEEN_LEECHING, r.seen_leeching);
         p.set_flag(COUNTED, r.counted);
         p
@@ -99,6 +108,7 @@ impl<A: Addr> Peer<A> {
             seeder,
             seen_leeching: self.seen_leeching(),
             counted: self.counted(),
+            net: self.net,
         }
     }
 
@@ -141,8 +151,9 @@ impl<A: Addr> Peer<A> {
     }
 }
 
-/// Hashes peer_ids for the index; keyed per process, as clients choose their peer_ids.
-static HASHER: LazyLock<RandomState> = LazyLock::new(RandomState::new);
+/// Hashes peer_ids for the index (and networks for `nets`); keyed per process, as clients
+/// choose their peer_ids.
+pub(super) static HASHER: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
 fn hash(id: &PeerId) -> u64 {
     HASHER.hash_one(id)
@@ -158,8 +169,17 @@ pub(super) struct PeerList<A> {
     seeders: u32,
     /// Peers with the dirty flag, so a drain stops scanning once it has seen them all.
     dirty: u32,
-    /// Positions by peer_id, only for long lists (see the module doc).
-    index: Option<Box<HashTable<u32>>>,
+    /// Positions by peer_id (and by network), only for long lists (see the module doc).
+    index: Option<Box<Index>>,
+}
+
+/// What a long list keeps besides its peers.
+#[derive(Debug)]
+struct Index {
+    /// Positions by peer_id.
+    ids: HashTable<u32>,
+    /// Positions by network, from [`NETS_FROM`] peers.
+    nets: Option<NetIndex>,
 }
 
 impl<A: Addr> PeerList<A> {
@@ -217,10 +237,20 @@ impl<A: Addr> PeerList<A> {
         self.index.is_some()
     }
 
+    /// The positions by network, for long lists.
+    pub fn nets(&self) -> Option<&NetIndex> {
+        self.index.as_ref()?.nets.as_ref()
+    }
+
+    fn nets_mut(&mut self) -> Option<&mut NetIndex> {
+        self.index.as_mut()?.nets.as_mut()
+    }
+
     /// The position of the peer with this id.
     pub fn position(&self, id: &PeerId) -> Option<usize> {
         match &self.index {
             Some(index) => index
+                .ids
                 .find(hash(id), |&pos| self.peers[pos as usize].id == *id)
                 .map(|&pos| pos as usize),
             None => self.peers.iter().position(|p| p.id == *id),
@@ -244,16 +274,27 @@ impl<A: Addr> PeerList<A> {
         match &mut self.index {
             Some(index) => {
                 let peers = &self.peers;
-                index.insert_unique(hash(&peer.id), pos as u32, |&p| hash(&peers[p as usize].id));
+                index
+                    .ids
+                    .insert_unique(hash(&peer.id), pos as u32, |&p| hash(&peers[p as usize].id));
+                match &mut index.nets {
+                    Some(nets) => nets.push(peer.net, pos),
+                    None if self.peers.len() >= NETS_FROM => self.build_index(),
+                    None => {}
+                }
             }
             None if self.peers.len() >= INDEX_FROM => self.build_index(),
             None => {}
         }
         if seeder {
             // The first leecher (if any) goes to the end, the new seeder takes its place.
-            self.swap(pos, self.seeders());
+            let at = self.seeders();
+            self.swap(pos, at);
             self.seeders += 1;
-            self.seeders() - 1
+            if let Some(nets) = self.nets_mut() {
+                nets.role(peer.net, true);
+            }
+            at
         } else {
             pos
         }
@@ -268,22 +309,34 @@ impl<A: Addr> PeerList<A> {
             self.swap(pos, last_seeder);
             self.seeders -= 1;
             pos = last_seeder;
-        }
-        let peer = self.peers[pos];
-        if let Some(index) = &mut self.index {
-            if let Ok(entry) = index.find_entry(hash(&peer.id), |&p| p as usize == pos) {
-                entry.remove();
+            let net = self.peers[pos].net;
+            if let Some(nets) = self.nets_mut() {
+                nets.role(net, false);
             }
         }
+        let peer = self.peers[pos];
         let last = self.peers.len() - 1;
+        let last_net = self.peers[last].net;
+        if let Some(index) = &mut self.index {
+            if let Ok(entry) = index.ids.find_entry(hash(&peer.id), |&p| p as usize == pos) {
+                entry.remove();
+            }
+            if let Some(nets) = &mut index.nets {
+                nets.swap_remove(pos, peer.net, last_net);
+            }
+        }
         self.peers.swap_remove(pos);
         if pos != last {
             let moved = self.peers[pos].id;
             self.reindex(&moved, last, pos);
         }
         self.dirty -= u32::from(peer.dirty());
-        if self.index.is_some() && self.peers.len() < INDEX_UNTIL {
-            self.index = None;
+        if let Some(index) = &mut self.index {
+            if self.peers.len() < INDEX_UNTIL {
+                self.index = None;
+            } else if self.peers.len() < NETS_UNTIL {
+                index.nets = None;
+            }
         }
         peer
     }
@@ -295,12 +348,20 @@ impl<A: Addr> PeerList<A> {
                 let first_leecher = self.seeders();
                 self.swap(pos, first_leecher);
                 self.seeders += 1;
+                let net = self.peers[first_leecher].net;
+                if let Some(nets) = self.nets_mut() {
+                    nets.role(net, true);
+                }
                 first_leecher
             }
             (true, false) => {
                 let last_seeder = self.seeders() - 1;
                 self.swap(pos, last_seeder);
                 self.seeders -= 1;
+                let net = self.peers[last_seeder].net;
+                if let Some(nets) = self.nets_mut() {
+                    nets.role(net, false);
+                }
                 last_seeder
             }
             _ => pos,
@@ -309,14 +370,39 @@ impl<A: Addr> PeerList<A> {
 
     /// Changes the peer at `pos` (not its id) and marks it as a change to write.
     pub fn update(&mut self, pos: usize, f: impl FnOnce(&mut Peer<A>)) {
+        let seeder = self.is_seeder(pos);
         let peer = &mut self.peers[pos];
-        let id = peer.id;
+        let (id, net) = (peer.id, peer.net);
         f(peer);
         debug_assert_eq!(id, peer.id, "an update must not change the peer_id");
+        let new_net = peer.net;
         if !peer.dirty() {
             peer.set_flag(DIRTY, true);
             self.dirty += 1;
         }
+        if new_net != net {
+            if let Some(nets) = self.nets_mut() {
+                nets.rehome(pos, net, new_net, seeder);
+            }
+        }
+    }
+
+    /// Sets every peer's network to `net_of(its address)` without marking anything to write
+    /// (networks are not persisted); returns how many changed.
+    pub fn relabel(&mut self, net_of: &mut dyn FnMut(IpAddr) -> NetId) -> u64 {
+        let mut changed = 0;
+        for p in &mut self.peers {
+            let net = net_of(p.addr.ip());
+            changed += u64::from(net != p.net);
+            p.net = net;
+        }
+        if changed > 0 && self.nets().is_some() {
+            let nets = self.net_index();
+            if let Some(index) = &mut self.index {
+                index.nets = Some(nets);
+            }
+        }
+        changed
     }
 
     /// Calls `f` with up to `max` dirty peers and their roles, and clears their flags; returns
@@ -377,7 +463,7 @@ impl<A: Addr> PeerList<A> {
         }
         if let Some(index) = &mut self.index {
             let peers = &self.peers;
-            index.shrink_to_fit(|&p| hash(&peers[p as usize].id));
+            index.ids.shrink_to_fit(|&p| hash(&peers[p as usize].id));
         }
     }
 
@@ -387,12 +473,20 @@ impl<A: Addr> PeerList<A> {
             self.index = None;
             return;
         }
-        let mut index = HashTable::with_capacity(self.peers.len());
+        let mut ids = HashTable::with_capacity(self.peers.len());
         for (i, p) in self.peers.iter().enumerate() {
             let peers = &self.peers;
-            index.insert_unique(hash(&p.id), i as u32, |&q| hash(&peers[q as usize].id));
+            ids.insert_unique(hash(&p.id), i as u32, |&q| hash(&peers[q as usize].id));
         }
-        self.index = Some(Box::new(index));
+        // The same hysteresis as the peer_id index.
+        let had_nets = self.nets().is_some();
+        let nets = (self.len() >= NETS_FROM || (had_nets && self.len() >= NETS_UNTIL))
+            .then(|| self.net_index());
+        self.index = Some(Box::new(Index { ids, nets }));
+    }
+
+    fn net_index(&self) -> NetIndex {
+        NetIndex::build(self.iter().map(|(p, seeder)| (p.net, seeder)))
     }
 
     /// Swaps two peers and their index entries.
@@ -407,13 +501,17 @@ impl<A: Addr> PeerList<A> {
             self.reindex(&at_b, a, MOVING as usize);
             self.reindex(&at_a, b, a);
             self.reindex(&at_b, MOVING as usize, b);
+            let (net_a, net_b) = (self.peers[a].net, self.peers[b].net);
+            if let Some(nets) = self.nets_mut() {
+                nets.swap(a, b, net_a, net_b);
+            }
         }
     }
 
     /// The index entry of `id` that says `from` now says `to`.
     fn reindex(&mut self, id: &PeerId, from: usize, to: usize) {
         if let Some(index) = &mut self.index {
-            if let Some(pos) = index.find_mut(hash(id), |&p| p as usize == from) {
+            if let Some(pos) = index.ids.find_mut(hash(id), |&p| p as usize == from) {
                 *pos = to as u32;
             } else {
                 debug_assert!(false, "index entry missing");
@@ -439,8 +537,16 @@ impl<A: Addr> PeerList<A> {
         ids.dedup();
         assert_eq!(ids.len(), self.len(), "duplicate peer_id");
         if let Some(index) = &self.index {
-            assert_eq!(index.len(), self.len());
+            assert_eq!(index.ids.len(), self.len());
             assert!(self.len() >= INDEX_UNTIL);
+            match &index.nets {
+                Some(nets) => {
+                    assert!(self.len() >= NETS_UNTIL);
+                    let of: Vec<NetId> = self.peers.iter().map(|p| p.net).collect();
+                    nets.check(&of, self.seeders());
+                }
+                None => assert!(self.len() < NETS_FROM),
+            }
         } else {
             assert!(self.len() < INDEX_FROM);
         }

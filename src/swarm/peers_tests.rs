@@ -224,3 +224,94 @@ proptest! {
         prop_assert_eq!(roles(&l), model.into_iter().collect::<Vec<_>>());
     }
 }
+
+/// One of a few networks, named and not, by number.
+fn net(n: u8) -> NetId {
+    match n % 4 {
+        0 => NetId::UNKNOWN,
+        1 => NetId::named(u32::from(n)),
+        2 => NetId::asn(u32::from(n)),
+        _ => NetId::block(IpAddr::from([10, n, 0, 1])),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum NetOp {
+    /// Announce of peer n as a seeder or not from network m (moving it there).
+    Put(u16, bool, u8),
+    Remove(u16),
+    Relabel(u8),
+}
+
+fn net_op() -> impl Strategy<Value = NetOp> {
+    prop_oneof![
+        4 => (0u16..700, any::<bool>(), 0u8..12).prop_map(|(n, s, m)| NetOp::Put(n, s, m)),
+        3 => (0u16..700).prop_map(NetOp::Remove),
+        1 => (0u8..12).prop_map(NetOp::Relabel),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// A list around the network index's thresholds: every move, role change, change of
+    /// network and relabelling leaves each position in its network's group with the right
+    /// counts (`check`), and the index is built and dropped with the list's length.
+    #[test]
+    fn network_index_follows_every_move(
+        start in 240u16..600,
+        ops in proptest::collection::vec(net_op(), 1..300),
+    ) {
+        let mut l = PeerList::default();
+        let mut model = std::collections::BTreeMap::new();
+        for n in 0..start {
+            let mut p = peer(u32::from(n));
+            p.net = net(n as u8);
+            l.push(p, n % 3 == 0, false);
+            model.insert(u32::from(n), (n % 3 == 0, net(n as u8)));
+        }
+        l.check();
+        prop_assert_eq!(l.nets().is_some(), usize::from(start) >= NETS_FROM);
+        for op in ops {
+            match op {
+                NetOp::Put(n, seeder, m) => {
+                    let n = u32::from(n);
+                    match l.position(&id(n)) {
+                        Some(pos) => {
+                            l.update(pos, |p| p.net = net(m));
+                            l.set_role(pos, seeder);
+                        }
+                        None => {
+                            let mut p = peer(n);
+                            p.net = net(m);
+                            l.push(p, seeder, true);
+                        }
+                    }
+                    model.insert(n, (seeder, net(m)));
+                }
+                NetOp::Remove(n) => {
+                    if let Some(pos) = l.position(&id(u32::from(n))) {
+                        l.remove(pos);
+                    }
+                    model.remove(&u32::from(n));
+                }
+                NetOp::Relabel(m) => {
+                    // Every peer of this test has the same address: one network for all.
+                    let changed = model.values().filter(|(_, was)| *was != net(m)).count();
+                    prop_assert_eq!(l.relabel(&mut |_| net(m)), changed as u64);
+                    model.values_mut().for_each(|(_, was)| *was = net(m));
+                }
+            }
+            l.check();
+            if l.len() >= NETS_FROM {
+                prop_assert!(l.nets().is_some(), "no index at {} peers", l.len());
+            }
+        }
+        let got: Vec<_> = l
+            .iter()
+            .map(|(p, s)| (u32::from_be_bytes(p.id[16..].try_into().unwrap()), (s, p.net)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        prop_assert_eq!(got, model.into_iter().collect::<Vec<_>>());
+    }
+}

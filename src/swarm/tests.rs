@@ -21,6 +21,7 @@ fn ann(n: u8, left: u64, event: Event) -> Announce {
         event,
         key: Some(u64::from(n)),
         numwant: 50,
+        locality: Default::default(),
     }
 }
 
@@ -255,6 +256,7 @@ fn restore_brings_back_peers_and_counts() {
         seeder,
         seen_leeching: !seeder,
         counted: false,
+        net: NetId::UNKNOWN,
     };
     s.restore(vec![RestoredTorrent {
         info_hash: H,
@@ -347,6 +349,7 @@ fn big(n: u16, left: u64, event: Event) -> Announce {
         event,
         key: None,
         numwant: 300,
+        locality: Default::default(),
     }
 }
 
@@ -520,6 +523,69 @@ fn a_drain_larger_than_a_lock_slice_takes_every_peer_of_a_shard() {
     assert_eq!((parts.peers.len(), ids.len()), (5000, 5000));
 }
 
+#[test]
+fn relabel_sets_networks_from_addresses_and_selection_follows_them() {
+    use crate::locality::Mode;
+    let s = MemoryStore::new();
+    for n in 1..=9 {
+        go(&s, &ann(n, 100, Event::Started));
+    }
+    s.drain_changes();
+    let mut nets = Vec::new();
+    s.for_each_peer(&mut |_, _, r| nets.push(r.net));
+    assert_eq!(nets, vec![NetId::UNKNOWN; 9], "announced without a network");
+    // 10.0.0.1 to .3 are the operator's north, the others an AS.
+    let map = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) if v4.octets()[3] <= 3 => NetId::named(0),
+        _ => NetId::asn(64500),
+    };
+    assert_eq!(s.relabel(&mut |ip| map(ip)), 9);
+    assert_eq!(
+        s.relabel(&mut |ip| map(ip)),
+        0,
+        "the same map changes nothing"
+    );
+    assert_eq!(
+        s.counts().pending_changes,
+        0,
+        "networks are not persisted: nothing to write"
+    );
+    let mut a = ann(1, 100, Event::None);
+    a.numwant = 2;
+    a.locality = Locality {
+        mode: Mode::Prefer,
+        requester: NetId::named(0),
+        outside_share: 0.0,
+    };
+    for _ in 0..20 {
+        let out = go(&s, &a);
+        let ids: HashSet<_> = out.peers.iter().map(|p| p.peer_id[0]).collect();
+        assert_eq!(ids, HashSet::from([2, 3]), "its own network first");
+        assert_eq!(out.handed_out, [2, 0, 0]);
+    }
+    // Off hands out anyone, and tallies the tiers all the same.
+    a.locality.mode = Mode::Off;
+    a.numwant = 50;
+    assert_eq!(go(&s, &a).handed_out, [2, 0, 6]);
+}
+
+#[test]
+fn a_peer_announcing_from_another_network_takes_its_id() {
+    let s = MemoryStore::new();
+    let mut a = ann(1, 100, Event::Started);
+    a.locality.requester = NetId::named(0);
+    go(&s, &a);
+    a.locality.requester = NetId::asn(64500);
+    a.event = Event::None;
+    go(&s, &a);
+    let mut nets = Vec::new();
+    s.for_each_peer(&mut |_, _, r| nets.push(r.net));
+    assert_eq!(nets, vec![NetId::asn(64500)]);
+    // What the writer gets carries it too (storage drops it: networks are not persisted).
+    let c = s.drain_changes();
+    assert!(matches!(&c.peers[..], [PeerChange::Upsert(_, _, r)] if r.net == NetId::asn(64500)));
+}
+
 /// Whether `f` panics with the check of `crate::blocking` (and with nothing else).
 #[cfg(debug_assertions)]
 fn refused<T>(f: impl FnOnce() -> T) -> bool {
@@ -567,6 +633,7 @@ async fn every_walk_is_refused_on_an_async_worker_but_counts_and_announces_are_n
         "drain_changes_into"
     );
     assert!(refused(|| s.restore(Vec::new())), "restore");
+    assert!(refused(|| s.relabel(&mut |_| NetId::UNKNOWN)), "relabel");
     // The per-request calls, and counts() now that it reads the shards' totals.
     assert!(!refused(|| s.counts()), "counts");
     assert!(!refused(|| s.scrape(&[H], &mut Vec::new())), "scrape");

@@ -6,9 +6,9 @@
 //! position in that family's list.
 
 use super::peers::{Addr, Peer, PeerList, V4, V6};
-use super::select::sample;
-use super::PeerRecord;
-use crate::protocol::announce::ResponsePeer;
+use super::tiers::{self, Space};
+use super::{AnnounceOutcome, PeerRecord};
+use crate::locality::{Locality, Mode, NetId};
 use crate::protocol::PeerId;
 use rand::Rng;
 use std::net::IpAddr;
@@ -171,36 +171,41 @@ impl Swarm {
         self.insert(id, r, false);
     }
 
-    /// Picks up to `want` peers at random for the peer at `me`: never itself, and only leechers
-    /// for a seeder. Both families are one range of candidates, so the choice stays uniform.
+    /// Picks up to `want` peers for the peer at `me` into `out.peers`, counting them by tier
+    /// into `out.handed_out`: never itself, and only leechers for a seeder; uniformly at random
+    /// with `Mode::Off`, by network first otherwise (see `tiers`). Both families are one range of
+    /// candidates, so the choice stays uniform across them.
     pub fn pick<R: Rng>(
         &self,
         rng: &mut R,
         me: Option<Slot>,
         seeder: bool,
         want: usize,
-        out: &mut Vec<ResponsePeer>,
+        loc: &Locality,
+        out: &mut AnnounceOutcome,
     ) {
         let empty = PeerList::default();
         let v6 = self.v6.as_deref().unwrap_or(&empty);
-        let (r4, r6) = if seeder {
-            (self.v4.leecher_range(), v6.leecher_range())
+        let space = Space {
+            v4: &self.v4,
+            v6,
+            me: me.map(|slot| match slot {
+                Slot::V4(p) => p,
+                Slot::V6(p) => self.v4.len() + p,
+            }),
+            leechers_only: seeder,
+        };
+        let (peers, handed) = (&mut out.peers, &mut out.handed_out);
+        if loc.mode == Mode::Off {
+            tiers::pick_uniform(rng, &space, loc.requester, want, peers, handed);
         } else {
-            (0..self.v4.len(), 0..v6.len())
-        };
-        let n4 = r4.len();
-        let exclude = match me {
-            Some(Slot::V4(p)) if r4.contains(&p) => Some(p - r4.start),
-            Some(Slot::V6(p)) if r6.contains(&p) => Some(n4 + p - r6.start),
-            _ => None,
-        };
-        sample(rng, n4 + r6.len(), exclude, want, |i| {
-            out.push(if i < n4 {
-                response_peer(self.v4.get(r4.start + i))
-            } else {
-                response_peer(v6.get(r6.start + i - n4))
-            })
-        });
+            tiers::pick(rng, &space, loc, want, peers, handed);
+        }
+    }
+
+    /// Sets every peer's network to `net_of(its address)`; returns how many changed.
+    pub fn relabel(&mut self, net_of: &mut dyn FnMut(IpAddr) -> NetId) -> u64 {
+        self.v4.relabel(net_of) + self.v6.as_mut().map_or(0, |l| l.relabel(net_of))
     }
 
     /// Calls `f` with every peer.
@@ -260,14 +265,7 @@ fn apply<A: Addr>(p: &mut Peer<A>, addr: A, r: &PeerRecord) {
     p.set_key(r.key);
     p.set_seen_leeching(r.seen_leeching);
     p.set_counted(r.counted);
-}
-
-fn response_peer<A: Addr>(p: &Peer<A>) -> ResponsePeer {
-    ResponsePeer {
-        ip: p.addr.ip(),
-        port: p.port,
-        peer_id: p.id,
-    }
+    p.net = r.net;
 }
 
 // A swarm is one map entry per torrent: keep it small (IPv4 list 40, IPv6 box 8, counts 21).

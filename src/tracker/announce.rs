@@ -42,6 +42,8 @@ pub fn process(
         event: req.event,
         key: req.key,
         numwant: numwant as usize,
+        // Uniform selection until the network map is wired in (issue 16).
+        locality: Default::default(),
     };
     let mut outcome = AnnounceOutcome::default();
     t.store.announce(&announce, t.clock.now(), &mut outcome)?;

@@ -15,6 +15,7 @@ fn rec(addr: &str, seeder: bool) -> PeerRecord {
         seeder,
         seen_leeching: false,
         counted: false,
+        net: crate::locality::NetId::UNKNOWN,
     }
 }
 
