@@ -76,6 +76,7 @@ fn announce_of(torrent: u64, peer: u64, numwant: usize, mode: Mode) -> Announce 
         event: Event::None,
         key: Some(peer),
         numwant,
+        family: None,
         locality: Locality {
             mode,
             requester: net_of(peer),

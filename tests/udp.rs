@@ -507,3 +507,35 @@ async fn bep41_url_option_is_skipped() {
     assert_eq!((r.seeders, r.leechers), (1, 1));
     assert_eq!(r.peers, [v4("127.0.0.1:7001")]);
 }
+
+#[tokio::test]
+async fn an_ipv4_socket_answers_numwant_ipv4_peers_from_a_swarm_of_both_families() {
+    let t = Tracker::start_udp(|c| {
+        c.tracker.verify_reported_ip = false;
+        c.tracker.allow_internal_ip = true;
+    })
+    .await;
+    // Ten IPv6 seeders and ten IPv4 seeders, over HTTP.
+    for i in 1..=10u32 {
+        t.announce(&query(
+            &H,
+            i,
+            7000 + i as u16,
+            0,
+            &format!("&ip=2001:db8::{i}"),
+        ))
+        .await;
+        t.announce(&query(&H, 100 + i, 8000 + i as u16, 0, ""))
+            .await;
+    }
+    let mut c = Client::new(t.udp_addr()).await;
+    let mut a = Ann::new(H, 200, 9000, 100);
+    a.num_want = 10;
+    let r = c.announce(&a).await;
+    assert_eq!((r.seeders, r.leechers), (20, 1));
+    // Chosen from the socket's family only: all ten IPv4 peers, not half of a mixed draw.
+    let mut ports: Vec<u16> = r.peers.iter().map(|p| p.port()).collect();
+    ports.sort();
+    assert_eq!(ports, (8001..=8010).collect::<Vec<u16>>(), "{:?}", r.peers);
+    assert!(r.peers.iter().all(|p| p.is_ipv4()));
+}

@@ -161,6 +161,7 @@ fn run(a: &Args, peers: &[Peer], mode: Mode, rng: &mut SmallRng) -> Outcome {
                 event: if round == 0 { Event::Started } else { Event::None },
                 key: None,
                 numwant: 50,
+                family: None,
                 locality: Locality {
                     mode,
                     requester: p.net,

@@ -39,7 +39,7 @@ fn announce(
 ) -> Result<Vec<u8>, Refusal> {
     let req = parse_announce(query)?;
     let resolved = resolve_client(s, socket, headers, req.ip.as_deref())?;
-    let answered = process(t, s, &req, &resolved)?;
+    let answered = process(t, s, &req, &resolved, None)?;
     let outcome = &answered.outcome;
     let warning = joined_warnings(&answered.warnings);
     let mut body = Vec::with_capacity(128 + outcome.peers.len() * if req.compact { 6 } else { 64 });

@@ -109,6 +109,14 @@ async fn apply(live: &Live, old: &Config, new: &Config) {
         Ok(map) => {
             tracing::info!("reload: network map: {}", describe_map(&map, new));
             tracker.set_network_map(map);
+            // Every stored peer's network, as the new map sees its address.
+            let t = Arc::clone(tracker);
+            let moved = crate::blocking::run(move || {
+                let map = t.network_map();
+                t.store.relabel(&mut |ip| map.net_id(ip))
+            })
+            .await;
+            tracing::debug!("reload: {moved} peers changed network");
         }
         Err(e) => tracing::error!("reload: the network map is kept as it was: {e}"),
     }

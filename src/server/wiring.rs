@@ -73,6 +73,10 @@ pub(super) async fn build(
             network_map,
             clock,
         ));
+        // Restored peers come back without a network (it is not stored): the map gives it.
+        let map = tracker.network_map();
+        tracker.store.relabel(&mut |ip| map.net_id(ip));
+        drop(map);
         let web = Web::build(&config, Arc::clone(&tracker), db_for_web, status)?;
         Ok::<_, StorageError>((tracker, Arc::new(web)))
     })

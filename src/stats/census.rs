@@ -97,6 +97,7 @@ mod tests {
                 event: Event::Started,
                 key: None,
                 numwant: 0,
+                family: None,
                 locality: Default::default(),
             };
             s.announce(&a, 100, &mut out).unwrap();

@@ -213,7 +213,7 @@ impl SwarmStore for MemoryStore {
                 if a.numwant > 0 {
                     let seeder = a.left == 0;
                     let rng = &mut crate::rng::Fast;
-                    swarm.pick(rng, None, seeder, a.numwant, &a.locality, out);
+                    swarm.pick(rng, None, seeder, a.numwant, &a.locality, a.family, out);
                 }
                 pending.touch(&a.info_hash, swarm, now, false);
                 Ok(())
@@ -477,6 +477,7 @@ fn announce_in(
             seeder,
             a.numwant,
             &a.locality,
+            a.family,
             out,
         );
     }

@@ -26,6 +26,7 @@ pub use memory::MemoryStore;
 use crate::locality::{Locality, NetId};
 use crate::protocol::announce::{Event, ResponsePeer};
 use crate::protocol::scrape::ScrapeEntry;
+pub use crate::protocol::udp::Family;
 use crate::protocol::{InfoHash, PeerId};
 use std::net::IpAddr;
 
@@ -52,6 +53,9 @@ pub struct Announce {
     /// How to choose the peers, and the requester's network: `locality.requester` is also the
     /// network stored with the peer (a peer announcing from another network gets the new one).
     pub locality: Locality,
+    /// Hand out peers of this address family only: a BEP 15 answer carries one address size,
+    /// so UDP asks for its socket's family and gets numwant peers of it. `None` (HTTP): both.
+    pub family: Option<Family>,
 }
 
 /// What an announce answers, besides the interval settings.

@@ -103,6 +103,7 @@ fn announce_of(op: &Op) -> Option<Announce> {
         ][usize::from(event)],
         key: key.map(u64::from),
         numwant,
+        family: None,
         locality: Locality {
             mode: [Mode::Off, Mode::Prefer, Mode::Strict][usize::from(mode)],
             requester: nets()[usize::from(net)],

@@ -21,6 +21,7 @@ fn ann(n: u8, left: u64, event: Event) -> Announce {
         event,
         key: Some(u64::from(n)),
         numwant: 50,
+        family: None,
         locality: Default::default(),
     }
 }
@@ -349,6 +350,7 @@ fn big(n: u16, left: u64, event: Event) -> Announce {
         event,
         key: None,
         numwant: 300,
+        family: None,
         locality: Default::default(),
     }
 }

@@ -64,7 +64,7 @@ fn ask(
     let slot: Option<Slot> = me.map(|i| s.find(&pid(i)).expect("listed"));
     let seeder = me.map_or(seeder, |i| peers[i].1);
     let mut out = AnnounceOutcome::default();
-    s.pick(rng, slot, seeder, want, &loc, &mut out);
+    s.pick(rng, slot, seeder, want, &loc, None, &mut out);
     out
 }
 

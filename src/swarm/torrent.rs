@@ -7,7 +7,7 @@
 
 use super::peers::{Addr, Peer, PeerList, V4, V6};
 use super::tiers::{self, Space};
-use super::{AnnounceOutcome, PeerRecord};
+use super::{AnnounceOutcome, Family, PeerRecord};
 use crate::locality::{Locality, Mode, NetId};
 use crate::protocol::PeerId;
 use rand::Rng;
@@ -182,16 +182,26 @@ impl Swarm {
         seeder: bool,
         want: usize,
         loc: &Locality,
+        family: Option<Family>,
         out: &mut AnnounceOutcome,
     ) {
-        let empty = PeerList::default();
-        let v6 = self.v6.as_deref().unwrap_or(&empty);
+        let (empty4, empty6) = (PeerList::default(), PeerList::default());
+        // A family left out is an empty list: the requester in it is not a candidate anyway.
+        let v4 = if family == Some(Family::V6) {
+            &empty4
+        } else {
+            &self.v4
+        };
+        let v6 = match (family, self.v6.as_deref()) {
+            (Some(Family::V4), _) | (_, None) => &empty6,
+            (_, Some(l)) => l,
+        };
         let space = Space {
-            v4: &self.v4,
+            v4,
             v6,
-            me: me.map(|slot| match slot {
-                Slot::V4(p) => p,
-                Slot::V6(p) => self.v4.len() + p,
+            me: me.and_then(|slot| match slot {
+                Slot::V4(p) => (family != Some(Family::V6)).then_some(p),
+                Slot::V6(p) => (family != Some(Family::V4)).then_some(v4.len() + p),
             }),
             leechers_only: seeder,
         };

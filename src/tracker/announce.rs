@@ -1,11 +1,15 @@
 //! The announce core (BEP 3, 7, 23, 24), shared by HTTP and UDP: once a transport has decoded
 //! the request and resolved the client's address, [`process`] checks the access list and the
-//! blocklist, caps numwant, updates the swarm, picks the peers and the interval to send.
+//! blocklist, caps numwant, finds the requester's network (one look-up in the network map),
+//! updates the swarm, picks the peers by locality, counts them by tier, and picks the interval
+//! to send.
 
 use super::{Refusal, Settings, Tracker, Warning};
+use crate::locality::Locality;
 use crate::policy::Resolved;
 use crate::protocol::announce::AnnounceRequest;
-use crate::swarm::{Announce, AnnounceOutcome, CleanupReport};
+use crate::stats::Event;
+use crate::swarm::{Announce, AnnounceOutcome, CleanupReport, Family};
 
 /// What an announce answers, whatever the transport.
 #[derive(Debug, Default)]
@@ -21,11 +25,13 @@ pub struct Answer {
 }
 
 /// The transport-neutral part of an announce, with the settings the request loaded once.
+/// `family`: the one address family the transport can send (UDP), or `None` for both (HTTP).
 pub fn process(
     t: &Tracker,
     s: &Settings,
     req: &AnnounceRequest,
     resolved: &Resolved,
+    family: Option<Family>,
 ) -> Result<Answer, Refusal> {
     t.access.check(&req.info_hash)?;
     t.blocklist
@@ -43,10 +49,18 @@ pub fn process(
         key: req.key,
         numwant: numwant as usize,
         // Uniform selection until the network map is wired in (issue 16).
-        locality: Default::default(),
+        family,
+        locality: Locality {
+            mode: s.locality_mode,
+            requester: t.network_map().net_id(resolved.peer),
+            outside_share: s.outside_share,
+        },
     };
     let mut outcome = AnnounceOutcome::default();
     t.store.announce(&announce, t.clock.now(), &mut outcome)?;
+    if !outcome.peers.is_empty() {
+        t.stats.event(Event::HandedOut(outcome.handed_out));
+    }
 
     // No allocation unless there is something to say.
     let mut warnings = Vec::new();

@@ -2,6 +2,7 @@
 //! SIGHUP (see [`Tracker::set_settings`](super::Tracker::set_settings)).
 
 use crate::config::Config;
+use crate::locality::Mode;
 use crate::policy::AddressPolicy;
 
 /// The live settings of the tracker core, shared by every transport and by the web UI.
@@ -31,6 +32,10 @@ pub struct Settings {
     pub cleanup_period: u32,
     /// `tracker id` sent in announce responses; `None` sends none.
     pub tracker_id: Option<Vec<u8>>,
+    /// `[LOCALITY] mode`: how peers are chosen by network.
+    pub locality_mode: Mode,
+    /// `[LOCALITY] outside_share`: the part of each answer drawn from the whole swarm.
+    pub outside_share: f32,
 }
 
 impl Settings {
@@ -50,6 +55,8 @@ impl Settings {
             peer_expiry: config.peer_expiry_secs(),
             cleanup_period: t.peer_cleanup_period,
             tracker_id: (!t.tracker_id.is_empty()).then(|| t.tracker_id.as_bytes().to_vec()),
+            locality_mode: config.locality.mode,
+            outside_share: config.locality.outside_share,
         }
     }
 }

@@ -108,7 +108,7 @@ impl Context {
         // Warnings (reported ip not used, numwant capped) have no place in a BEP 15 answer.
         let Answer {
             outcome, interval, ..
-        } = process(&self.tracker, &settings, req, &resolved)?;
+        } = process(&self.tracker, &settings, req, &resolved, Some(self.family))?;
         encode_announce(
             &AnnounceResponse {
                 transaction_id: a.transaction_id,

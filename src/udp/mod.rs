@@ -24,9 +24,10 @@
 //!
 //! **Peer families**: an announce response carries one address size, 6 bytes per peer on an
 //! IPv4 socket and 18 on an IPv6 one (BEP 15), so an IPv4 socket hands out the swarm's IPv4
-//! peers and an IPv6 socket its IPv6 peers; the others are left out (a client reaches them only
-//! over that family anyway). The peers are picked before the filter, so in a swarm of both
-//! families a UDP answer may hold fewer than numwant peers; HTTP gives both families. A response
+//! peers and an IPv6 socket its IPv6 peers (a client reaches the others only over that family
+//! anyway). The core picks from the socket's family only, so an answer holds numwant peers of
+//! it when the swarm has them, and the peers counted as handed out are the ones sent; HTTP
+//! gives both families. A response
 //! never exceeds one 1500-byte packet (242 IPv4 or 79 IPv6 peers).
 //!
 //! **Malformed packets**: an error packet goes back when the packet holds a transaction id and
