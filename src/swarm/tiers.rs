@@ -247,11 +247,23 @@ struct Picker<'s, 'a> {
     handed: &'s mut [u32; 3],
 }
 
+/// Puts the peer into `out` at the end of its tier's run, so an answer lists the requester's
+/// network first, then the operator's other networks, then the rest (clients try the first
+/// peers of a list first), each run in the order drawn. `handed` counts what is in `out`.
+fn put_in_order(out: &mut Vec<ResponsePeer>, handed: &mut [u32; 3], peer: ResponsePeer, t: Tier) {
+    let at = handed[..=t as usize]
+        .iter()
+        .map(|&n| n as usize)
+        .sum::<usize>();
+    handed[t as usize] += 1;
+    // Runs of up to numwant peers: the shift is a few hundred bytes at most.
+    out.insert(at.min(out.len()), peer);
+}
+
 impl Picker<'_, '_> {
     fn take(&mut self, c: usize, tier: Tier) {
         self.picked.insert(c);
-        self.handed[tier as usize] += 1;
-        self.out.push(self.space.response(c));
+        put_in_order(self.out, self.handed, self.space.response(c), tier);
     }
 
     /// The tier of `c` when it may still be picked for a tier in `mask`.
@@ -409,8 +421,7 @@ pub(super) fn pick<R: Rng>(
         // Every eligible peer goes out: nothing to choose.
         for range in space.ranges() {
             for c in range.filter(|&c| space.eligible(c)) {
-                handed[space.net(c).tier_for(r) as usize] += 1;
-                out.push(space.response(c));
+                put_in_order(out, handed, space.response(c), space.net(c).tier_for(r));
             }
         }
         return;
