@@ -13,7 +13,7 @@
 //! blocking pool (see `crate::blocking`).
 
 use super::pending::Pending;
-use super::torrent::Swarm;
+use super::torrent::{Swarm, Wanted};
 use super::*;
 use crate::protocol::announce::Event;
 use parking_lot::Mutex;
@@ -213,7 +213,7 @@ impl SwarmStore for MemoryStore {
                 if a.numwant > 0 {
                     let seeder = a.left == 0;
                     let rng = &mut crate::rng::Fast;
-                    swarm.pick(rng, None, seeder, a.numwant, &a.locality, a.family, out);
+                    swarm.pick(rng, None, seeder, &Wanted::of(a), out);
                 }
                 pending.touch(&a.info_hash, swarm, now, false);
                 Ok(())
@@ -471,15 +471,7 @@ fn announce_in(
 
     counts_of(swarm, out);
     if a.numwant > 0 {
-        swarm.pick(
-            &mut crate::rng::Fast,
-            Some(me),
-            seeder,
-            a.numwant,
-            &a.locality,
-            a.family,
-            out,
-        );
+        swarm.pick(&mut crate::rng::Fast, Some(me), seeder, &Wanted::of(a), out);
     }
     pending.touch(&a.info_hash, swarm, now, newly_counted);
     Ok(())

@@ -4,7 +4,7 @@
 
 use super::select::sample;
 use super::tiers::random_share;
-use super::torrent::{Slot, Swarm};
+use super::torrent::{Slot, Swarm, Wanted};
 use super::*;
 use crate::locality::{Mode, Tier};
 use proptest::prelude::*;
@@ -64,7 +64,12 @@ fn ask(
     let slot: Option<Slot> = me.map(|i| s.find(&pid(i)).expect("listed"));
     let seeder = me.map_or(seeder, |i| peers[i].1);
     let mut out = AnnounceOutcome::default();
-    s.pick(rng, slot, seeder, want, &loc, None, &mut out);
+    let w = Wanted {
+        n: want,
+        locality: loc,
+        family: None,
+    };
+    s.pick(rng, slot, seeder, &w, &mut out);
     out
 }
 

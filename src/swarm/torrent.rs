@@ -25,6 +25,28 @@ const HAS_STORED_COUNT: u8 = 1;
 /// Listed among the shard's swarms with changes to write.
 const DIRTY: u8 = 2;
 
+/// What an announce asks of [`Swarm::pick`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Wanted {
+    /// Peers wanted (numwant, capped).
+    pub n: usize,
+    /// How to choose them, and the requester's network.
+    pub locality: Locality,
+    /// One address family only (UDP), or both.
+    pub family: Option<Family>,
+}
+
+impl Wanted {
+    /// What `a` asks for.
+    pub fn of(a: &super::Announce) -> Wanted {
+        Wanted {
+            n: a.numwant,
+            locality: a.locality,
+            family: a.family,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Swarm {
     pub v4: PeerList<V4>,
@@ -171,20 +193,19 @@ impl Swarm {
         self.insert(id, r, false);
     }
 
-    /// Picks up to `want` peers for the peer at `me` into `out.peers`, counting them by tier
+    /// Picks up to `w.n` peers for the peer at `me` into `out.peers`, counting them by tier
     /// into `out.handed_out`: never itself, and only leechers for a seeder; uniformly at random
-    /// with `Mode::Off`, by network first otherwise (see `tiers`). Both families are one range of
-    /// candidates, so the choice stays uniform across them.
+    /// with `Mode::Off`, by network first otherwise (see `tiers`). Both families (or the one of
+    /// `w.family`) are one range of candidates, so the choice stays uniform across them.
     pub fn pick<R: Rng>(
         &self,
         rng: &mut R,
         me: Option<Slot>,
         seeder: bool,
-        want: usize,
-        loc: &Locality,
-        family: Option<Family>,
+        w: &Wanted,
         out: &mut AnnounceOutcome,
     ) {
+        let (want, loc, family) = (w.n, &w.locality, w.family);
         let (empty4, empty6) = (PeerList::default(), PeerList::default());
         // A family left out is an empty list: the requester in it is not a candidate anyway.
         let v4 = if family == Some(Family::V6) {
