@@ -12,9 +12,9 @@
 //! under `off` or `prefer` (`strict` separates the operator's networks from the outside by
 //! design, so its check is per side).
 //!
-//! Network `k` (of `--networks`) holds the addresses `10.k.x.y` and gets a share of the peers
-//! falling off as 1/(k+1), like cities of unequal size; `--outside` of the peers are outside
-//! the operator's networks, in `100.64.0.0/10` spread over /24 blocks. Usage:
+//! Network `k` (of `--networks`, each peer's NetId set directly as a network map would) gets a
+//! share of the peers falling off as 1/(k+1), like cities of unequal size; `--outside` of the peers are outside
+//! the operator's networks, at distinct addresses of `100.64.0.0/10` (up to 1M peers). Usage:
 //! `cargo run --release --example locality -- --peers 100000 --swarms 10000`.
 
 use clap::Parser;
@@ -81,13 +81,15 @@ fn population(a: &Args, rng: &mut SmallRng) -> Vec<Peer> {
             let u = rng.random::<f64>() * harmonic[a.swarms - 1];
             let swarm = harmonic.partition_point(|&h| h < u).min(a.swarms - 1);
             let (ip, net) = if rng.random::<f64>() < a.outside || a.networks == 0 {
-                // 100.64.0.0/10: 4096 /24 blocks of outside subscribers.
-                let ip = Ipv4Addr::new(100, 64 + (i % 64) as u8, (i / 64 % 64) as u8, 1);
+                // 100.64.0.0/10, every fourth address: distinct for up to a million peers,
+                // a few outside subscribers per /24 block.
+                let ip = Ipv4Addr::from(0x6440_0000 + (i as u32 * 4) % 0x40_0000);
                 (IpAddr::V4(ip), NetId::block(IpAddr::V4(ip)))
             } else {
                 let u = rng.random::<f64>() * city[a.networks - 1];
                 let k = city.partition_point(|&c| c < u).min(a.networks - 1);
-                let ip = Ipv4Addr::new(10, k as u8, (i >> 8) as u8, i as u8);
+                // The network is the NetId; the address only has to be distinct (10.0.0.0/8).
+                let ip = Ipv4Addr::from(0x0A00_0000 + i as u32);
                 (IpAddr::V4(ip), NetId::named(k as u32))
             };
             Peer {
@@ -158,7 +160,11 @@ fn run(a: &Args, peers: &[Peer], mode: Mode, rng: &mut SmallRng) -> Outcome {
                 ip: p.ip,
                 port: 6881,
                 left: if p.seeder { 0 } else { 1 },
-                event: if round == 0 { Event::Started } else { Event::None },
+                event: if round == 0 {
+                    Event::Started
+                } else {
+                    Event::None
+                },
                 key: None,
                 numwant: 50,
                 family: None,
@@ -206,6 +212,21 @@ fn run(a: &Args, peers: &[Peer], mode: Mode, rng: &mut SmallRng) -> Outcome {
         for side in sides.iter().filter(|s| s.len() > 1).filter(has_leecher) {
             let root = graph.find(side[0]);
             if side.iter().any(|&i| graph.find(i) != root) {
+                if std::env::var_os("LOCALITY_DEBUG").is_some() {
+                    let desc: Vec<String> = side
+                        .iter()
+                        .map(|&i| {
+                            let p = &peers[i];
+                            format!(
+                                "{}{}:{}",
+                                if p.seeder { "S" } else { "L" },
+                                p.ip,
+                                graph.find(i)
+                            )
+                        })
+                        .collect();
+                    eprintln!("split side of {} peers: {}", side.len(), desc.join(" "));
+                }
                 split += 1;
                 break;
             }
@@ -254,7 +275,10 @@ fn main() -> ExitCode {
         println!(
             "| {mode:?} | {total} | {} | {} | {} | {} |",
             pct(o.handed[Tier::Network as usize], total),
-            pct(o.handed[Tier::Network as usize] + o.handed[Tier::Operator as usize], total),
+            pct(
+                o.handed[Tier::Network as usize] + o.handed[Tier::Operator as usize],
+                total
+            ),
             o.multi_network_swarms,
             o.split
         );
