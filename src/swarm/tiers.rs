@@ -14,7 +14,10 @@
 //! yet picked; each accepted draw is uniform among what is left, so the subset is uniform. When
 //! the tier is a small part of the superset, or most of the tier is wanted, its members are
 //! listed instead and sampled with Floyd's algorithm. The draw from the whole swarm is the one
-//! `off` makes.
+//! `off` makes. Above 4096 candidates, as in `select`, the superset is read in runs of
+//! neighbours from a random rotation (every candidate equally likely, not every subset): a
+//! long list's positions and peers are cache misses, and they were most of the time of an
+//! answer. The peers chosen are read only at the end, in one loop whose misses overlap.
 
 use super::nets::NetIndex;
 use super::peers::{Addr, Peer, PeerList, V4, V6};
@@ -170,6 +173,14 @@ enum Picked {
 }
 
 const SMALL_SLOTS: usize = 256;
+/// Rejection draws made at once (see `Picker::draw`).
+const BATCH: usize = 64;
+/// Supersets above this many candidates are drawn in runs of [`RUN`] neighbours, at most
+/// [`MAX_RUNS`] of them (the threshold and the run of `select`, in 4-byte positions: 16 is
+/// one cache line of a group).
+const RUNS_FROM: usize = 4096;
+const RUN: usize = 16;
+const MAX_RUNS: usize = 32;
 const EMPTY: u32 = u32::MAX;
 
 impl Picked {
@@ -239,12 +250,19 @@ impl Part<'_> {
 }
 
 /// The picks of one answer, as they are made.
+///
+/// Picks are written out only at the end ([`Picker::emit`]): choosing a member of the
+/// requester's network reads positions only, and the peers themselves, scattered over a long
+/// list (a cache miss each), are then read in one tight loop of independent loads, whose misses
+/// the processor overlaps. Read one by one between draws they cost several times as much.
 struct Picker<'s, 'a> {
     space: &'s Space<'a>,
     r: NetId,
     picked: Picked,
-    out: &'s mut Vec<ResponsePeer>,
-    handed: &'s mut [u32; 3],
+    /// The picks in order, with their tiers.
+    chosen: Vec<(u32, Tier)>,
+    /// Picks per tier so far.
+    taken: [usize; 3],
 }
 
 /// Puts the peer into `out` at the end of its tier's run, so an answer lists the requester's
@@ -263,7 +281,25 @@ fn put_in_order(out: &mut Vec<ResponsePeer>, handed: &mut [u32; 3], peer: Respon
 impl Picker<'_, '_> {
     fn take(&mut self, c: usize, tier: Tier) {
         self.picked.insert(c);
-        put_in_order(self.out, self.handed, self.space.response(c), tier);
+        self.taken[tier as usize] += 1;
+        self.chosen.push((c as u32, tier));
+    }
+
+    /// Writes the picks into `out`, nearest tier first (the requester's network, then the
+    /// operator's other networks, then the rest: clients try the first peers of a list first),
+    /// each tier in the order drawn, and their tiers into `handed`.
+    fn emit(self, out: &mut Vec<ResponsePeer>, handed: &mut [u32; 3]) {
+        for t in Tier::ALL {
+            out.extend(
+                self.chosen
+                    .iter()
+                    .filter(|&&(_, tier)| tier == t)
+                    .map(|&(c, _)| self.space.response(c as usize)),
+            );
+        }
+        for (h, t) in handed.iter_mut().zip(self.taken) {
+            *h += t as u32;
+        }
     }
 
     /// The tier of `c` when it may still be picked for a tier in `mask`.
@@ -340,24 +376,81 @@ impl Picker<'_, '_> {
         if want * 2 <= count && count * 8 >= size {
             let split = parts[0].len();
             let [p0, p1] = parts;
-            let mut budget = want * 8 + 64;
-            while want > 0 && budget > 0 {
-                budget -= 1;
-                let i = rng.random_range(0..size);
-                let (part, j) = if i < split {
-                    (&p0, i)
+            let own = [matches!(p0, Part::Group(..)), matches!(p1, Part::Group(..))];
+            let at = |i: usize| {
+                if i < split {
+                    (p0.at(i), own[0])
                 } else {
-                    (&p1, i - split)
-                };
-                let c = part.at(j);
-                let tier = match part {
-                    Part::Group(..) => self.wanted_own(c),
-                    Part::Range(_) => self.wanted(c, mask),
-                };
-                if let Some(t) = tier {
-                    self.take(c, t);
-                    want -= 1;
-                    count -= 1;
+                    (p1.at(i - split), own[1])
+                }
+            };
+            if size > RUNS_FROM {
+                // Runs of neighbours from a random rotation, as `select` draws long lists:
+                // one cache line of a group's positions (or a few of a role range) per run
+                // instead of a miss per draw; every candidate is still as likely as another.
+                let rotation = rng.random_range(0..size);
+                let runs = size.div_ceil(RUN);
+                let mut used = [0usize; MAX_RUNS];
+                let mut n = 0;
+                let mut tries = 2 * MAX_RUNS;
+                while want > 0 && n < MAX_RUNS && tries > 0 {
+                    tries -= 1;
+                    let r = rng.random_range(0..runs);
+                    if used[..n].contains(&r) {
+                        continue;
+                    }
+                    used[n] = r;
+                    n += 1;
+                    for k in r * RUN..((r + 1) * RUN).min(size) {
+                        if want == 0 {
+                            break;
+                        }
+                        let (c, own) = at((k + rotation) % size);
+                        let tier = if own {
+                            self.wanted_own(c)
+                        } else {
+                            self.wanted(c, mask)
+                        };
+                        if let Some(t) = tier {
+                            self.take(c, t);
+                            want -= 1;
+                            count -= 1;
+                        }
+                    }
+                }
+                if want == 0 {
+                    return;
+                }
+            }
+            let mut budget = want * 8 + 64;
+            // Draws in batches: first the positions (a group's entries are scattered reads of
+            // its position list, a cache miss each in a long swarm; in one tight loop they
+            // overlap), then the checks in the order drawn. The same i.i.d. draws examined in
+            // the same order: still sequential rejection sampling; the unused rest of the last
+            // batch is as if never drawn.
+            let mut batch = [(0u32, false); BATCH];
+            while want > 0 && budget > 0 {
+                let b = (want + want / 2 + 2).min(BATCH).min(budget);
+                budget -= b;
+                for slot in &mut batch[..b] {
+                    let (c, own) = at(rng.random_range(0..size));
+                    *slot = (c as u32, own);
+                }
+                for &(c, own) in &batch[..b] {
+                    if want == 0 {
+                        break;
+                    }
+                    let c = c as usize;
+                    let tier = if own {
+                        self.wanted_own(c)
+                    } else {
+                        self.wanted(c, mask)
+                    };
+                    if let Some(t) = tier {
+                        self.take(c, t);
+                        want -= 1;
+                        count -= 1;
+                    }
                 }
             }
             if want == 0 {
@@ -430,8 +523,8 @@ pub(super) fn pick<R: Rng>(
         space,
         r,
         picked: Picked::new(n, space.len4() + space.v6.len()),
-        out,
-        handed,
+        chosen: Vec::with_capacity(n),
+        taken: [0; 3],
     };
     if n == eligible {
         // Every peer on the requester's side goes out: listed by groups in a long list (the
@@ -439,6 +532,7 @@ pub(super) fn pick<R: Rng>(
         for (c, t) in p.list(allowed, n) {
             p.take(c, t);
         }
+        p.emit(out, handed);
         return;
     }
     let random = random_share(loc.outside_share, n);
@@ -461,11 +555,12 @@ pub(super) fn pick<R: Rng>(
         if allowed & bit(t) == 0 {
             continue;
         }
-        let avail = counts[t as usize] - p.handed[t as usize] as usize;
+        let avail = counts[t as usize] - p.taken[t as usize];
         let w = left.min(avail);
         p.draw(rng, bit(t), avail, w);
         left -= w;
     }
+    p.emit(out, handed);
 }
 
 /// Picks up to `want` peers uniformly at random (`Mode::Off`) into `out`, and counts them by

@@ -299,6 +299,46 @@ fn choice_within_a_tier_is_uniform() {
 }
 
 #[test]
+fn long_tiers_drawn_in_runs_favour_no_one() {
+    // 6000 of the requester's network in 12,000: drawn in runs of neighbours from its group.
+    // Each member must still be as likely as another, wherever it stands in the group.
+    let (len, own, want, rounds) = (12_000, 6_000, 40, 3000);
+    let peers = mixed(len, own);
+    let s = swarm_of(&peers);
+    let mut rng = SmallRng::seed_from_u64(6);
+    let l = loc(Mode::Prefer, north(), 0.0);
+    let mut counts = vec![0u32; len];
+    for _ in 0..rounds {
+        let out = ask(&s, &mut rng, &peers, Some(0), false, want, l);
+        assert_eq!(check(&peers, Some(0), false, want, &l, &out), [40, 0, 0]);
+        for p in &out.peers {
+            counts[index_of(p)] += 1;
+        }
+    }
+    let per_peer = f64::from(rounds * want as u32) / (own - 1) as f64;
+    // By stretch of the group (runs of 16 make neighbours move together: wide tolerance)...
+    for (k, chunk) in counts[1..own].chunks(500).enumerate() {
+        let mean = f64::from(chunk.iter().sum::<u32>()) / chunk.len() as f64;
+        assert!(
+            (mean / per_peer - 1.0).abs() < 0.2,
+            "stretch {k}: {mean} per peer, expected {per_peer}"
+        );
+    }
+    // ...and by place in a run (the rotation is random).
+    let mut by_offset = [0u32; 16];
+    for (i, c) in counts[..own].iter().enumerate() {
+        by_offset[i % 16] += c;
+    }
+    let mean = f64::from(by_offset.iter().sum::<u32>()) / 16.0;
+    for (k, n) in by_offset.iter().enumerate() {
+        assert!(
+            (f64::from(*n) / mean - 1.0).abs() < 0.1,
+            "offset {k}: {n} against {mean}"
+        );
+    }
+}
+
+#[test]
 fn strict_random_share_stays_on_the_requesters_side() {
     // Few of the operator's peers in a long list: the share is drawn from them only.
     let mut peers = mixed(4000, 30);
