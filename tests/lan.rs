@@ -5,7 +5,10 @@
 //! from each other through it. Checked through the tracker's own interfaces: every client is
 //! recorded with its real address, a subscriber sending its own `X-Forwarded-For` / `X-Real-IP`
 //! (and `ip=`) cannot change its address, the outside host is refused, and `/stat` shows the
-//! peers by subnet.
+//! peers by subnet. Locality: the two subnets are the operator's named networks `first` and
+//! `second`; with the default `prefer` every download completes and a subscriber's peer list
+//! holds its own subnet's peers first; with `strict` (after a reload that also lets the
+//! outside host in) the outside host gets none of the subscribers and they never get it.
 //!
 //! Topology, in network namespaces the test creates and deletes (tests/lan/netns.rs):
 //!
@@ -115,8 +118,9 @@ fn require(tool: &str, package: &str) {
 
 /// Writes the tracker's configuration: proxy mode on 127.0.0.1 (a port the kernel picks) with
 /// the default `trusted_proxies`; with `x_real_ip` false the client address comes from
-/// `X-Forwarded-For` alone.
-fn write_config(lan: &Lan, password: &str, x_real_ip: bool) -> PathBuf {
+/// `X-Forwarded-For` alone. The subnets are the named networks `first` and `second`; `strict`
+/// sets `[LOCALITY] mode = strict` and lets the outside host's network announce.
+fn write_config(lan: &Lan, password: &str, x_real_ip: bool, strict: bool) -> PathBuf {
     let dir = lan.dir("tracker");
     let config = dir.join("config.ini");
     // allow_internal_ip: a forged ip= must be refused for not being verified by the proxy,
@@ -129,11 +133,15 @@ fn write_config(lan: &Lan, password: &str, x_real_ip: bool) -> PathBuf {
             "[LOGGING]\nlog_file =\n\n\
              [TRACKER]\nhost = 127.0.0.1\nport = 0\nudp_port = 0\nmode = proxy\n\
              use_x_real_ip = {x_real_ip}\n\
-             allowed_networks = 10.1.0.0/24, 10.2.0.0/24\nallow_internal_ip = true\n\
+             allowed_networks = 10.1.0.0/24, 10.2.0.0/24{outside}\nallow_internal_ip = true\n\
              announce_interval = 15\nannounce_interval_jitter = 0\npeer_expire_factor = 40\n\n\
              [DB]\npath = {}\n\n\
-             [STATS]\naccess_username = {USER}\naccess_password = {password}\n",
-            dir.join("retracker.sqlite").display()
+             [STATS]\naccess_username = {USER}\naccess_password = {password}\n\n\
+             [NETWORKS]\nfirst = 10.1.0.0/24\nsecond = 10.2.0.0/24\n\n\
+             [LOCALITY]\nmode = {mode}\n",
+            dir.join("retracker.sqlite").display(),
+            outside = if strict { ", 10.9.0.0/24" } else { "" },
+            mode = if strict { "strict" } else { "prefer" },
         ),
     )
     .unwrap();
@@ -142,7 +150,7 @@ fn write_config(lan: &Lan, password: &str, x_real_ip: bool) -> PathBuf {
 
 /// Starts retracker on the server with [`write_config`]; returns its port.
 fn start_tracker(lan: &mut Lan, password: &str) -> u16 {
-    let config = write_config(lan, password, true);
+    let config = write_config(lan, password, true, false);
     let cmd = [BIN, "--config", config.to_str().unwrap()];
     lan.spawn("retracker", "srv", &cmd, config.parent().unwrap());
     let mut port = None;
@@ -165,7 +173,7 @@ fn tracker_log(lan: &Lan) -> String {
 /// Turns `use_x_real_ip` off in the running tracker (SIGHUP), so that it finds clients in
 /// `X-Forwarded-For`, where the entries a client writes itself sit beside nginx's.
 fn reload_without_x_real_ip(lan: &Lan, password: &str) {
-    write_config(lan, password, false);
+    write_config(lan, password, false, false);
     let pid = lan.pid("retracker").to_string();
     let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
     assert!(sent.success());
@@ -510,6 +518,89 @@ fn text_of(fragment: &str) -> String {
     out.trim().to_owned()
 }
 
+/// The compact IPv4 peers of a hand-made announce for `hash` from `role` (a fake peer of its
+/// own, port `port`), in answer order.
+fn peer_list(lan: &Lan, announce_url: &str, role: &str, hash: &str, port: u16) -> Vec<[u8; 4]> {
+    let raw: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let hash: [u8; 20] = raw.try_into().unwrap();
+    let query = common::query(&hash, u32::from(port), port, 1000, "&numwant=50");
+    let (code, body) = lan.curl(role, &format!("{announce_url}?{query}"), &[]);
+    assert_eq!(code, 200);
+    let d = common::decode_dict(&body);
+    assert!(d.get("failure reason").is_none(), "{role}: {d:?}");
+    d.peers4()
+        .iter()
+        .map(|p| match p.ip() {
+            std::net::IpAddr::V4(v4) => v4.octets(),
+            other => panic!("an IPv6 peer {other} on this LAN"),
+        })
+        .collect()
+}
+
+/// With `prefer`, a subscriber of each subnet gets the swarm's peers of its own subnet first,
+/// then the other subnet's; the real clients' announces were counted by tier as well.
+fn own_subnet_first(lan: &Lan, announce_url: &str, password: &str, hash: &str) {
+    for (role, own, port) in [(FORGER.role, 1u8, 7100), (LIBTORRENT.role, 2u8, 7101)] {
+        let subnet = |ip: &[u8; 4]| ip[..3] == [10, own, 0];
+        let list = peer_list(lan, announce_url, role, hash, port);
+        let first_other = list.iter().position(|ip| !subnet(ip)).unwrap_or(list.len());
+        assert!(
+            first_other >= 2,
+            "{role}: its subnet's clients first: {list:?}"
+        );
+        assert!(
+            list[first_other..].iter().all(|ip| !subnet(ip)),
+            "{role}: own subnet first, then the other: {list:?}"
+        );
+        assert!(
+            first_other < list.len(),
+            "{role}: the other subnet too: {list:?}"
+        );
+    }
+    let metrics = String::from_utf8(web_get(lan, password, "/metrics")).unwrap();
+    let network = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("retracker_peers_handed_out_total{tier=\"network\"} "))
+        .map(|v| v.trim().parse::<f64>().unwrap());
+    assert!(network.is_some_and(|n| n >= 4.0), "{metrics}");
+}
+
+/// With `strict`, and the outside host's network let in: it is answered, but with none of the
+/// subscribers, and a subscriber's list never holds it.
+fn strict_keeps_the_outside_host_out(lan: &Lan, announce_url: &str, password: &str, hash: &str) {
+    write_config(lan, password, false, true);
+    let pid = lan.pid("retracker").to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    lan.wait_until("reload to strict", 10, || {
+        match tracker_log(lan)
+            .lines()
+            .any(|l| l.contains("reload: changed") && l.contains("[LOCALITY] mode"))
+        {
+            true => Ok(()),
+            false => Err("no reload line".to_owned()),
+        }
+    });
+    let outside = peer_list(lan, announce_url, "out", hash, 7200);
+    assert!(
+        outside
+            .iter()
+            .all(|ip| ip[..2] != [10, 1] && ip[..2] != [10, 2]),
+        "the outside host got subscribers: {outside:?}"
+    );
+    let inside = peer_list(lan, announce_url, FORGER.role, hash, 7201);
+    assert!(!inside.is_empty());
+    assert!(
+        inside.iter().all(|ip| *ip != [10, 9, 0, 2]),
+        "a subscriber got the outside host: {inside:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs root: tests/run-all.sh runs it as root"]
 fn subscribers_on_two_subnets_share_a_file_through_nginx_and_the_tracker() {
@@ -586,6 +677,8 @@ fn subscribers_on_two_subnets_share_a_file_through_nginx_and_the_tracker() {
     // The same forgery when the tracker reads X-Forwarded-For only (nginx sends both headers).
     reload_without_x_real_ip(&lan, &password);
     forged_headers_change_nothing(&lan, &announce_url, &password, b"lan-forged-headers-2");
+    own_subnet_first(&lan, &announce_url, &password, &hash);
+    strict_keeps_the_outside_host_out(&lan, &announce_url, &password, &hash);
     eprintln!(
         "LAN test: files downloaded {:.1} s after start, all checked after {:.1} s",
         downloaded.as_secs_f64(),
