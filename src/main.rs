@@ -275,12 +275,8 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             eprintln!("retracker: HTTPS: {e}");
             ExitCode::from(2)
         }
-        Err(ServerError::Access(e)) => {
-            tracing::error!("{e}");
-            eprintln!("retracker: configuration error: {e}");
-            ExitCode::from(2)
-        }
-        Err(ServerError::Locality(e)) => {
+        // The access list or the network map: files the configuration names.
+        Err(e @ (ServerError::Access(_) | ServerError::Locality(_))) => {
             tracing::error!("{e}");
             eprintln!("retracker: configuration error: {e}");
             ExitCode::from(2)
