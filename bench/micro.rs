@@ -12,7 +12,7 @@ use retracker::protocol::announce::{
     encode_announce, parse_announce, AnnounceResponse, Event, ResponsePeer,
 };
 use retracker::protocol::udp::{self, Family};
-use retracker::swarm::{Announce, AnnounceOutcome, MemoryStore, SwarmStore};
+use retracker::swarm::{Announce, AnnounceOutcome, MemoryStore, Renew, SwarmStore};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -77,6 +77,7 @@ fn announce_of(torrent: u64, peer: u64, numwant: usize, mode: Mode) -> Announce 
         key: Some(peer),
         numwant,
         family: None,
+        renew: Renew::of_expiry(3600),
         locality: Locality {
             mode,
             requester: net_of(peer),

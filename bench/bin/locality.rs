@@ -22,7 +22,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use retracker::locality::{Locality, Mode, NetId, Tier};
 use retracker::protocol::announce::Event;
-use retracker::swarm::{Announce, AnnounceOutcome, MemoryStore, SwarmStore};
+use retracker::swarm::{Announce, AnnounceOutcome, MemoryStore, Renew, SwarmStore};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::ExitCode;
@@ -168,6 +168,7 @@ fn run(a: &Args, peers: &[Peer], mode: Mode, rng: &mut SmallRng) -> Outcome {
                 key: None,
                 numwant: 50,
                 family: None,
+                renew: Renew::of_expiry(3600),
                 locality: Locality {
                     mode,
                     requester: p.net,

@@ -11,7 +11,7 @@ use crate::locality::NetworkMap;
 use crate::stats::Stats;
 use crate::storage::writer::WriterStatus;
 use crate::storage::{Storage, StorageError};
-use crate::swarm::{MemoryStore, SwarmStore};
+use crate::swarm::{MemoryStore, Restore, SwarmStore};
 use crate::tls::{CertStore, TlsError};
 use crate::tracker::{Clock, Tracker};
 use crate::web::Web;
@@ -114,12 +114,12 @@ async fn open_and_restore(
 ) -> Result<Storage, ServerError> {
     let path = config.db.path.clone();
     let pool_size = config.db.pool_size;
-    let expire_before = now.saturating_sub(config.peer_expiry_secs());
+    let at = Restore::at(now, config.peer_expiry_secs());
     let restore_to = Arc::clone(store);
     let (storage, (torrents, peers), took) = crate::blocking::try_run(move || {
         let started = std::time::Instant::now();
         let storage = Storage::open(&path, pool_size)?;
-        let counts = storage.restore_into(expire_before, &*restore_to)?;
+        let counts = storage.restore_into(at, &*restore_to)?;
         Ok::<_, StorageError>((storage, counts, started.elapsed()))
     })
     .await

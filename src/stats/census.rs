@@ -98,6 +98,7 @@ mod tests {
                 key: None,
                 numwant: 0,
                 family: None,
+                renew: crate::swarm::Renew::of_expiry(3600),
                 locality: Default::default(),
             };
             s.announce(&a, 100, &mut out).unwrap();

@@ -18,7 +18,7 @@ pub mod writer;
 
 use crate::locality::NetId;
 use crate::protocol::InfoHash;
-use crate::swarm::{Changes, PeerChange, PeerRecord, RestoredTorrent, SwarmStore};
+use crate::swarm::{Changes, PeerChange, PeerRecord, Renew, Restore, RestoredTorrent, SwarmStore};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -188,11 +188,11 @@ impl Storage {
         damaged_or(&self.path, source, |source| self.sqlite(source))
     }
 
-    /// Reads the peers last seen at `expire_before` or later back grouped by torrent, with each
-    /// torrent's stored counts, and deletes the others.
-    pub fn load(&self, expire_before: u32) -> Result<Vec<RestoredTorrent>, StorageError> {
+    /// Reads the live peers (see [`Restore`]) back grouped by torrent, with each torrent's
+    /// stored counts, and deletes the others.
+    pub fn load(&self, at: Restore) -> Result<Vec<RestoredTorrent>, StorageError> {
         let mut out = Vec::new();
-        self.load_each(expire_before, |t| out.push(t))?;
+        self.load_each(at, |t| out.push(t))?;
         Ok(out)
     }
 
@@ -201,12 +201,12 @@ impl Storage {
     /// number of torrents and peers restored.
     pub fn restore_into(
         &self,
-        expire_before: u32,
+        at: Restore,
         store: &dyn SwarmStore,
     ) -> Result<(u64, u64), StorageError> {
         const BATCH: usize = 256;
         let mut batch = Vec::with_capacity(BATCH);
-        let counts = self.load_each(expire_before, |t| {
+        let counts = self.load_each(at, |t| {
             batch.push(t);
             if batch.len() == BATCH {
                 store.restore(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
@@ -216,9 +216,12 @@ impl Storage {
         Ok(counts)
     }
 
-    /// Calls `f` with each torrent that has peers last seen at `expire_before` or later, those
-    /// peers and the torrent's stored counts, then deletes the older peers; returns the number
-    /// of torrents and peers.
+    /// Calls `f` with each torrent that has live peers, those peers and the torrent's stored
+    /// counts, then deletes the expired peers; returns the number of torrents and peers.
+    ///
+    /// A stored `last_seen` may be up to a renew window older than the peer's last announce
+    /// (see [`Restore`]): a peer is live when its window ends at `expire_before` or later, and
+    /// comes back as seen at the end of its window.
     ///
     /// Every peer row is read before the delete, so that a damaged file is refused
     /// ([`StorageError::Damaged`]) before anything is written to it. Peers are read in
@@ -226,7 +229,7 @@ impl Storage {
     /// once per torrent rather than joined into every peer row.
     pub fn load_each(
         &self,
-        expire_before: u32,
+        at: Restore,
         mut f: impl FnMut(RestoredTorrent),
     ) -> Result<(u64, u64), StorageError> {
         let conn = self.conn()?;
@@ -269,10 +272,11 @@ impl Storage {
         };
         while let Some(row) = rows.next().map_err(err)? {
             let get_i64 = |i| row.get::<_, Option<i64>>(i).map_err(err);
-            let last_seen = get_i64(8)?.unwrap_or(0) as u32;
-            if last_seen < expire_before {
+            let stored_seen = get_i64(8)?.unwrap_or(0) as u32;
+            if !at.keep(stored_seen) {
                 continue; // deleted below
             }
+            let last_seen = at.last_seen(stored_seen);
             let (Some(info_hash), Some(peer_id), Some(ip)) = (
                 blob20(row.get_ref(0).map_err(err)?.as_blob().ok()),
                 blob20(row.get_ref(1).map_err(err)?.as_blob().ok()),
@@ -309,7 +313,8 @@ impl Storage {
         }
         finish(current)?;
         drop(rows);
-        conn.execute("DELETE FROM peers WHERE last_seen < ?1", [expire_before])
+        let expired = at.renew.stored_before(at.expire_before);
+        conn.execute("DELETE FROM peers WHERE last_seen < ?1", [expired])
             .map_err(err)?;
         Ok((torrents, peers))
     }
@@ -386,10 +391,13 @@ impl Storage {
         Ok(stored)
     }
 
-    /// Deletes peers last seen before `expire_before`; returns how many.
-    pub fn delete_expired(&self, expire_before: u32) -> Result<usize, StorageError> {
+    /// Deletes the peers expired at `expire_before`: those whose renew window (a stored
+    /// `last_seen` lags the peer's last announce by up to one, see [`Renew`]) ended before it.
+    /// Returns how many.
+    pub fn delete_expired(&self, expire_before: u32, renew: Renew) -> Result<usize, StorageError> {
+        let expired = renew.stored_before(expire_before);
         self.conn()?
-            .execute("DELETE FROM peers WHERE last_seen < ?1", [expire_before])
+            .execute("DELETE FROM peers WHERE last_seen < ?1", [expired])
             .map_err(|e| self.sqlite(e))
     }
 

@@ -44,7 +44,12 @@ fn write_then_load_round_trips_and_drops_expired_peers() {
         torrents: vec![torrent(1, 2, None), torrent(4, 0, None)],
     };
     assert!(s.write(&changes).unwrap().is_empty());
-    let loaded = s.load(500).unwrap();
+    let at = Restore {
+        now: 1000,
+        expire_before: 500,
+        renew: Renew::every(1),
+    };
+    let loaded = s.load(at).unwrap();
     assert_eq!(loaded.len(), 1, "torrent 4's only peer expired");
     assert_eq!(loaded[0].completed, 2);
     assert_eq!(loaded[0].peers.len(), 2);

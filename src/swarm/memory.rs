@@ -181,6 +181,7 @@ impl SwarmStore for MemoryStore {
             };
             return tracked(totals, swarm, |swarm| {
                 let mut newly_counted = false;
+                let mut left = false;
                 if let Some(slot) = swarm.find(&a.peer_id) {
                     let known = swarm.record(slot);
                     check_identity(&known, a)?;
@@ -190,9 +191,10 @@ impl SwarmStore for MemoryStore {
                     swarm.remove(slot);
                     swarm.completed += u64::from(newly_counted);
                     pending.removed(&a.info_hash, &a.peer_id);
+                    left = true;
                 }
                 counts_of(swarm, out);
-                pending.touch(&a.info_hash, swarm, now, newly_counted);
+                pending.touch(&a.info_hash, swarm, now, newly_counted, left);
                 Ok(())
             });
         }
@@ -204,10 +206,12 @@ impl SwarmStore for MemoryStore {
                 return Ok(());
             };
             return tracked(totals, swarm, |swarm| {
+                let mut left = false;
                 if let Some(slot) = swarm.find(&a.peer_id) {
                     check_identity(&swarm.record(slot), a)?;
                     swarm.remove(slot);
                     pending.removed(&a.info_hash, &a.peer_id);
+                    left = true;
                 }
                 counts_of(swarm, out);
                 if a.numwant > 0 {
@@ -215,7 +219,7 @@ impl SwarmStore for MemoryStore {
                     let rng = &mut crate::rng::Fast;
                     swarm.pick(rng, None, seeder, &Wanted::of(a), out);
                 }
-                pending.touch(&a.info_hash, swarm, now, false);
+                pending.touch(&a.info_hash, swarm, now, false, left);
                 Ok(())
             });
         }
@@ -433,13 +437,13 @@ fn announce_in(
 ) -> Result<(), SwarmError> {
     let seeder = a.left == 0;
     let previous = swarm.find(&a.peer_id);
-    let mut peer = match previous {
-        Some(slot) => {
-            let known = swarm.record(slot);
-            check_identity(&known, a)?;
+    let known = previous.map(|slot| swarm.record(slot));
+    let mut peer = match &known {
+        Some(known) => {
+            check_identity(known, a)?;
             PeerRecord {
                 key: known.key.or(a.key),
-                ..known
+                ..known.clone()
             }
         }
         None => PeerRecord {
@@ -467,14 +471,30 @@ fn announce_in(
         swarm.completed += 1;
     }
     peer.seen_leeching |= !seeder;
-    let me = swarm.put(previous, a.peer_id, &peer);
+    // Written when something stored changed, or once per renew window (see `renew`): a peer
+    // re-announcing with nothing new rewrites nothing. Networks are not stored.
+    let write = match &known {
+        None => true,
+        Some(k) => !same_stored_state(k, &peer) || a.renew.due(k.last_seen, now),
+    };
+    let me = swarm.put(previous, a.peer_id, &peer, write);
 
     counts_of(swarm, out);
     if a.numwant > 0 {
         swarm.pick(&mut crate::rng::Fast, Some(me), seeder, &Wanted::of(a), out);
     }
-    pending.touch(&a.info_hash, swarm, now, newly_counted);
+    pending.touch(&a.info_hash, swarm, now, newly_counted, write);
     Ok(())
+}
+
+/// Whether `a` and `b` store the same row, apart from `last_seen` (see `renew`).
+fn same_stored_state(a: &PeerRecord, b: &PeerRecord) -> bool {
+    a.ip == b.ip
+        && a.port == b.port
+        && a.key == b.key
+        && a.seeder == b.seeder
+        && a.seen_leeching == b.seen_leeching
+        && a.counted == b.counted
 }
 
 /// A known peer_id may announce from a new address only with the key it first gave.

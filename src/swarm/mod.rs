@@ -13,6 +13,7 @@ mod model_tests;
 mod nets;
 mod peers;
 mod pending;
+mod renew;
 mod select;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ mod tiers_tests;
 mod torrent;
 
 pub use memory::MemoryStore;
+pub use renew::{Renew, Restore};
 
 use crate::locality::{Locality, NetId};
 use crate::protocol::announce::{Event, ResponsePeer};
@@ -56,6 +58,8 @@ pub struct Announce {
     /// Hand out peers of this address family only: a BEP 15 answer carries one address size,
     /// so UDP asks for its socket's family and gets numwant peers of it. `None` (HTTP): both.
     pub family: Option<Family>,
+    /// When a peer that announces with nothing changed is written again (see [`Renew`]).
+    pub renew: Renew,
 }
 
 /// What an announce answers, besides the interval settings.

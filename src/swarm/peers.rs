@@ -368,15 +368,16 @@ impl<A: Addr> PeerList<A> {
         }
     }
 
-    /// Changes the peer at `pos` (not its id) and marks it as a change to write.
-    pub fn update(&mut self, pos: usize, f: impl FnOnce(&mut Peer<A>)) {
+    /// Changes the peer at `pos` (not its id) and, when `write`, marks it as a change to write
+    /// (a mark already there stays: the change it stands for is not written yet).
+    pub fn update(&mut self, pos: usize, write: bool, f: impl FnOnce(&mut Peer<A>)) {
         let seeder = self.is_seeder(pos);
         let peer = &mut self.peers[pos];
         let (id, net) = (peer.id, peer.net);
         f(peer);
         debug_assert_eq!(id, peer.id, "an update must not change the peer_id");
         let new_net = peer.net;
-        if !peer.dirty() {
+        if write && !peer.dirty() {
             peer.set_flag(DIRTY, true);
             self.dirty += 1;
         }

@@ -106,8 +106,8 @@ fn drain_yields_exactly_the_dirty_peers_once() {
     for n in 0..10 {
         l.push(peer(n), n < 4, n % 2 == 0);
     }
-    l.update(l.position(&id(1)).unwrap(), |p| p.last_seen = 99);
-    l.update(l.position(&id(2)).unwrap(), |p| p.last_seen = 98); // already dirty
+    l.update(l.position(&id(1)).unwrap(), true, |p| p.last_seen = 99);
+    l.update(l.position(&id(2)).unwrap(), true, |p| p.last_seen = 98); // already dirty
     assert_eq!(l.dirty(), 6);
     l.remove(l.position(&id(4)).unwrap()); // a dirty peer leaves
     assert_eq!(l.dirty(), 5);
@@ -202,7 +202,7 @@ proptest! {
                     let n = u32::from(n);
                     match l.position(&id(n)) {
                         Some(pos) => {
-                            l.update(pos, |p| p.last_seen += 1);
+                            l.update(pos, true, |p| p.last_seen += 1);
                             l.set_role(pos, seeder);
                         }
                         None => {
@@ -277,7 +277,7 @@ proptest! {
                     let n = u32::from(n);
                     match l.position(&id(n)) {
                         Some(pos) => {
-                            l.update(pos, |p| p.net = net(m));
+                            l.update(pos, true, |p| p.net = net(m));
                             l.set_role(pos, seeder);
                         }
                         None => {

@@ -27,11 +27,21 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    /// Records an announce on `swarm` at `now`; `newly` when it counted a completed download.
-    pub fn touch(&mut self, info_hash: &InfoHash, swarm: &mut Swarm, now: u32, newly: bool) {
+    /// Records an announce on `swarm` at `now`; `newly` when it counted a completed download,
+    /// `changed` when it left a peer change to write. The swarm is listed for the next drain
+    /// only then: its stored `last_seen` goes along with its peers' writes, so it is at most a
+    /// renew window old, like theirs (see `renew`).
+    pub fn touch(
+        &mut self,
+        info_hash: &InfoHash,
+        swarm: &mut Swarm,
+        now: u32,
+        newly: bool,
+        changed: bool,
+    ) {
         swarm.last_seen = now;
         swarm.completed_delta = swarm.completed_delta.saturating_add(u32::from(newly));
-        if !swarm.is_dirty() {
+        if (newly || changed) && !swarm.is_dirty() {
             swarm.set_dirty(true);
             self.dirty.push((*info_hash, now));
         }

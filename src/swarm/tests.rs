@@ -22,6 +22,7 @@ fn ann(n: u8, left: u64, event: Event) -> Announce {
         key: Some(u64::from(n)),
         numwant: 50,
         family: None,
+        renew: Renew::of_expiry(3600),
         locality: Default::default(),
     }
 }
@@ -242,8 +243,59 @@ fn stored_count_is_added_once_and_only_to_the_same_generation() {
     s.apply_stored_completed(&H, gen, 41);
     s.apply_stored_completed(&H, gen, 41); // twice: ignored
     assert_eq!(scrape(&s).2, 42);
-    go(&s, &ann(1, 0, Event::None));
+    go(&s, &ann(2, 0, Event::None)); // a change, so the swarm is drained again
     assert!(s.drain_changes().torrents[0].needs_stored_count.is_none());
+}
+
+#[test]
+fn an_unchanged_re_announce_is_written_once_a_renew_window() {
+    let s = MemoryStore::new();
+    let mut out = AnnounceOutcome::default();
+    let mut at = |a: &Announce, now: u32| s.announce(a, now, &mut out).expect("accepted");
+    let a = ann(1, 100, Event::Started); // windows of 900 s: 900..=1799, 1800..
+    at(&a, 1000);
+    assert_eq!(s.drain_changes().peers.len(), 1, "a new peer is written");
+    let regular = Announce {
+        event: Event::None,
+        ..a.clone()
+    };
+    for now in [1010, 1500, 1799] {
+        at(&regular, now);
+        let c = s.drain_changes();
+        assert!(
+            c.is_empty(),
+            "unchanged at {now}: nothing to write, got {c:?}"
+        );
+    }
+    assert_eq!(s.counts().pending_changes, 0);
+    // Into the next window: written once, with the new last_seen.
+    at(&regular, 1800);
+    at(&regular, 1801);
+    let c = s.drain_changes();
+    assert!(
+        matches!(&c.peers[..], [PeerChange::Upsert(_, _, r)] if r.last_seen == 1801),
+        "{c:?}"
+    );
+    // A state change is written at once, in the same window.
+    for (changed, what) in [
+        (ann(1, 0, Event::None), "became a seeder"),
+        (
+            Announce {
+                port: 7000,
+                ..ann(1, 0, Event::None)
+            },
+            "new port",
+        ),
+    ] {
+        at(&changed, 1802);
+        assert_eq!(s.drain_changes().peers.len(), 1, "{what}");
+    }
+    // And leaving is written as a deletion.
+    at(&ann(1, 0, Event::Stopped), 1803);
+    assert!(matches!(
+        &s.drain_changes().peers[..],
+        [PeerChange::Delete(..)]
+    ));
 }
 
 #[test]
@@ -351,6 +403,7 @@ fn big(n: u16, left: u64, event: Event) -> Announce {
         key: None,
         numwant: 300,
         family: None,
+        renew: Renew::of_expiry(3600),
         locality: Default::default(),
     }
 }

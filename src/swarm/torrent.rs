@@ -136,16 +136,17 @@ impl Swarm {
     }
 
     /// Records an announce of a peer that is at `prev` (if known), marking it as a change to
-    /// write. The peer keeps its place when its role and family are unchanged.
-    pub fn put(&mut self, prev: Option<Slot>, id: PeerId, r: &PeerRecord) -> Slot {
+    /// write when `write` (a new peer always is). The peer keeps its place when its role and
+    /// family are unchanged.
+    pub fn put(&mut self, prev: Option<Slot>, id: PeerId, r: &PeerRecord, write: bool) -> Slot {
         match (prev, r.ip) {
             (Some(Slot::V4(pos)), IpAddr::V4(a)) => {
-                self.v4.update(pos, |p| apply(p, a.octets(), r));
+                self.v4.update(pos, write, |p| apply(p, a.octets(), r));
                 Slot::V4(self.v4.set_role(pos, r.seeder))
             }
             (Some(Slot::V6(pos)), IpAddr::V6(a)) => {
                 let l = self.v6.as_mut().expect("slot in the IPv6 list");
-                l.update(pos, |p| apply(p, a.octets(), r));
+                l.update(pos, write, |p| apply(p, a.octets(), r));
                 Slot::V6(l.set_role(pos, r.seeder))
             }
             (prev, _) => {

@@ -48,8 +48,8 @@ pub fn process(
         event: req.event,
         key: req.key,
         numwant: numwant as usize,
-        // Uniform selection until the network map is wired in (issue 16).
         family,
+        renew: s.renew,
         locality: Locality {
             mode: s.locality_mode,
             requester: t.network_map().net_id(resolved.peer),

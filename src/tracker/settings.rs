@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::locality::Mode;
 use crate::policy::AddressPolicy;
+use crate::swarm::Renew;
 
 /// The live settings of the tracker core, shared by every transport and by the web UI.
 #[derive(Debug)]
@@ -28,6 +29,9 @@ pub struct Settings {
     pub run_gc_key: Vec<u8>,
     /// Seconds after which a silent peer expires.
     pub peer_expiry: u32,
+    /// When an unchanged peer is written again: a quarter of `peer_expiry` (see
+    /// `crate::swarm::Renew`).
+    pub renew: Renew,
     /// Seconds between two cleanups of expired peers.
     pub cleanup_period: u32,
     /// `tracker id` sent in announce responses; `None` sends none.
@@ -53,6 +57,7 @@ impl Settings {
             full_scrape: t.full_scrape,
             run_gc_key: t.run_gc_key.as_bytes().to_vec(),
             peer_expiry: config.peer_expiry_secs(),
+            renew: Renew::of_expiry(config.peer_expiry_secs()),
             cleanup_period: t.peer_cleanup_period,
             tracker_id: (!t.tracker_id.is_empty()).then(|| t.tracker_id.as_bytes().to_vec()),
             locality_mode: config.locality.mode,
