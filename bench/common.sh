@@ -36,6 +36,35 @@ need_int() {
 
 in_netns() { [[ "${!NETNS_MARKER:-}" == 1 ]]; }
 
+# --- cores --------------------------------------------------------------------------------
+
+# setup_cores: CORES=N (default 1) pins the server under test to cores 0..N-1 and the load to
+# the others (taskset), so that a result says how fast a server is on N cores and the load tool
+# never competes with it. Sets SERVER_CPUS, LOAD_CPUS and LOAD_CORES.
+setup_cores() {
+  CORES=${CORES:-1}
+  need_int CORES 1
+  local n
+  n=$(nproc)
+  ((CORES < n)) || die "CORES=$CORES leaves no core for the load on this $n-core machine"
+  SERVER_CPUS="0-$((CORES - 1))"
+  LOAD_CPUS="$CORES-$((n - 1))"
+  LOAD_CORES=$((n - CORES))
+  # The prefix of every load command: "${LOAD_PIN[@]}" COMMAND... (also under `timeout`).
+  LOAD_PIN=(taskset -c "$LOAD_CPUS")
+}
+
+
+# cores_line: the pinning, for the tables.
+cores_line() {
+  if [[ -n "${SERVER_CPUS:-}" ]]; then
+    printf 'server pinned to %s core(s) (cpus %s), load to %s core(s) (cpus %s), taskset' \
+      "$CORES" "$SERVER_CPUS" "$LOAD_CORES" "$LOAD_CPUS"
+  else
+    printf 'not pinned'
+  fi
+}
+
 # --- building and tools (outside the namespace: they need crates.io and Debian) ------------
 
 # Release build of retracker and the two bench helpers (hyper_ceiling, loadgen).
@@ -74,12 +103,47 @@ ensure_apt_tool() {
   command -v "$cmd" >/dev/null || die "apt-get install $pkg did not provide $cmd"
 }
 
+# The aquatic_udp_load_test that bench/udp.sh drives, patched to send a distinct peer_id per
+# simulated peer (0.9.0 sends all zeros, so a tracker keying peers by peer_id, as retracker
+# and BEP 3 do, holds one peer per torrent and answers none: not the work aquatic_udp does).
+# The crate's source comes from the cargo registry (crates.io, checked against its SHA-256),
+# bench/patches/ is applied, and it is built with its own Cargo.lock (--locked). Sets
+# UDP_LOAD_TEST; rebuilds only when the patch changed.
+UDP_LOAD_TEST_VERSION=0.9.0
+UDP_LOAD_TEST_SHA256=ed713666b9308d340063dd9d0d3c07a0b94f34691c45ddf31c49629941c35403
+# Its own target dir beside retracker's (the crate's lock file pins other versions).
+UDP_LOAD_TEST="$CARGO_TARGET_DIR/aqlt/release/aquatic_udp_load_test"
+ensure_patched_udp_load_test() {
+  local v=$UDP_LOAD_TEST_VERSION
+  local patch="$BENCH_DIR/patches/aquatic_udp_load_test-$v.patch"
+  local base="$CARGO_TARGET_DIR/bench-tools" stamp
+  local src="$base/aquatic_udp_load_test-$v"
+  stamp="$src/.patched-$(sha256sum "$patch" | cut -c1-16)"
+  if [[ -e "$stamp" && -x "$UDP_LOAD_TEST" ]]; then
+    return
+  fi
+  ensure_apt_tool patch patch
+  note "building aquatic_udp_load_test $v with $(basename "$patch")"
+  mkdir -p "$base"
+  rm -rf "$src"
+  curl -sSfL --retry 3 -o "$src.crate" \
+    "https://static.crates.io/crates/aquatic_udp_load_test/$v/download"
+  echo "$UDP_LOAD_TEST_SHA256  $src.crate" | sha256sum -c --quiet - ||
+    die "aquatic_udp_load_test-$v.crate does not have the expected SHA-256"
+  tar -xzf "$src.crate" -C "$base"
+  patch -d "$src" -p1 --quiet <"$patch" || die "$patch does not apply"
+  (cd "$src" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/aqlt" cargo build --release --locked)
+  [[ -x "$UDP_LOAD_TEST" ]] || die "the build did not make $UDP_LOAD_TEST"
+  touch "$stamp"
+}
+
 # Tools every script needs: unshare and ip for the namespace, curl for /metrics.
 ensure_base_tools() {
   ensure_apt_tool unshare util-linux
   ensure_apt_tool ip iproute2
   ensure_apt_tool curl curl
   ensure_apt_tool timeout coreutils
+  ensure_apt_tool taskset util-linux
 }
 
 # --- the network namespace ----------------------------------------------------------------
@@ -135,7 +199,11 @@ SAMPLER_PID=
 start_server() {
   SERVER_LOG=$1
   shift
-  "$@" >"$SERVER_LOG" 2>&1 &
+  if [[ -n "${SERVER_CPUS:-}" ]]; then
+    taskset -c "$SERVER_CPUS" "$@" >"$SERVER_LOG" 2>&1 &
+  else
+    "$@" >"$SERVER_LOG" 2>&1 &
+  fi
   SERVER_PID=$!
 }
 

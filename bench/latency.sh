@@ -33,6 +33,7 @@ need_int CONNECTIONS 1
 need_int PEAK_CONNECTIONS 1
 need_int TORRENTS 1
 need_int PEERS 1
+setup_cores
 ((WARMUP < DURATION)) || die "WARMUP must be shorter than DURATION"
 [[ -z "$PEAK" ]] || need_int PEAK 1
 
@@ -85,7 +86,7 @@ run_loadgen() {
   local tag=$1 out="$WORK/load-$1.out"
   shift
   assert_loopback "127.0.0.1:$RT_PORT"
-  "$LOADGEN" "127.0.0.1:$RT_PORT" --torrents "$TORRENTS" --peers "$PEERS" "$@" >"$out" 2>&1 || true
+  "${LOAD_PIN[@]}" "$LOADGEN" "127.0.0.1:$RT_PORT" --torrents "$TORRENTS" --peers "$PEERS" "$@" >"$out" 2>&1 || true
   sed 's/^/   /' "$out" | grep -v 'RESULT' || true
   RESULT=$(grep '^RESULT ' "$out" || true)
   [[ -n "$RESULT" ]] || {
@@ -101,6 +102,7 @@ run_loadgen() {
 field() { sed -E "s/.*(^| )$1=([^ ]+).*/\\2/" <<<"$2"; }
 
 header_lines "Announce latency at $(awk -v f="$LOAD_FRACTION" 'BEGIN { printf "%g", f * 100 }')% of peak (bench/latency.sh)"
+say "- CORES=$CORES, $(cores_line)"
 say "- ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS PEAK_CONNECTIONS=$PEAK_CONNECTIONS TORRENTS=$TORRENTS PEERS=$PEERS LOAD_FRACTION=$LOAD_FRACTION"
 say
 
@@ -131,7 +133,7 @@ done
 
 say
 header_lines "Announce latency (bench/latency.sh): results"
-say "- retracker: log level warn, tokio default workers ($(nproc)); sqlite = [DB] type = sqlite (default flush_interval_ms), memory = [DB] type = memory"
+say "- retracker: log level warn, tokio default workers (one per server core); sqlite = [DB] type = sqlite (default flush_interval_ms), memory = [DB] type = memory"
 say "- peak: $PEAK announces/s ($PEAK_SOURCE); load: $RATE announces/s open-loop (LOAD_FRACTION=$LOAD_FRACTION), keep-alive, $CONNECTIONS connections, $TORRENTS torrents, $PEERS peers, ${DURATION} s (first ${WARMUP} s not counted)"
 say "- latency in microseconds, from the intended send time (coordinated omission corrected)"
 say

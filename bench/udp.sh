@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# bench/udp.sh: UDP (BEP 15) announce throughput of retracker and aquatic_udp side by side in
-# one run, in a network namespace with only loopback, with aquatic_udp_load_test (1 worker,
-# 4 sockets, TORRENTS torrents, PEERS peers, announces with a few connects to keep connection
-# ids fresh). Rounds alternate the servers (A B A B ...), each run on a freshly started server;
-# the table has every round, the medians and the ratio. retracker runs with SQLite
-# persistence, and its write-behind backlog (/metrics) is sampled once a second. Any error
-# answer: exit 1.
+# bench/udp.sh: UDP (BEP 15) announce throughput of retracker (SQLite persistence on, and
+# [DB] type = memory) and aquatic_udp side by side in one run, in a network namespace with only
+# loopback, with aquatic_udp_load_test patched to send a distinct peer_id per simulated peer
+# (bench/patches/; 0.9.0 sends all zeros, which is not equal work: see ensure_patched_udp_load_test
+# in common.sh). The servers get CORES cores (default 1), the load the others (taskset).
+# Rounds alternate the servers (A B C A B C ...), each run on a freshly started server; the
+# table has every round, the medians and the ratios. Equal work is checked: the peers per
+# answer of the servers must be within 10% of each other, or the comparison is refused (exit
+# 1). retracker's write-behind backlog (/metrics) is sampled once a second. Any error answer:
+# exit 1.
 #
-# Usage: bench/udp.sh    (knobs: see bench/README.md; e.g. ROUNDS=5 DURATION=30 bench/udp.sh)
+# Usage: bench/udp.sh    (knobs: see bench/README.md; e.g. CORES=4 ROUNDS=5 bench/udp.sh)
 set -euo pipefail
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -18,7 +21,13 @@ TORRENTS=${TORRENTS:-10000}
 PEERS=${PEERS:-100000}
 WEIGHT_CONNECT=${WEIGHT_CONNECT:-1}
 WEIGHT_ANNOUNCE=${WEIGHT_ANNOUNCE:-99}
-AQUATIC_UDP_SOCKET_WORKERS=${AQUATIC_UDP_SOCKET_WORKERS:-auto}
+NUMWANT=${NUMWANT:-50}
+# aquatic_udp_load_test's request mix: each announce is a seeder's (event=completed, left=0)
+# with this probability, else a leecher's (event=started), drawn afresh every time, so a
+# peer changes role on about 2p(1-p) of its announces (37.5% at 0.75): a state change each.
+# 0 or 1: peers keep their role, the steady re-announces of real clients.
+SEEDER_PROBABILITY=${SEEDER_PROBABILITY:-0.75}
+AQUATIC_UDP_SOCKET_WORKERS=${AQUATIC_UDP_SOCKET_WORKERS:-cores}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 
 need_int ROUNDS 3
@@ -27,12 +36,17 @@ need_int TORRENTS 1
 need_int PEERS 1
 need_int WEIGHT_CONNECT 0
 need_int WEIGHT_ANNOUNCE 1
-[[ "$AQUATIC_UDP_SOCKET_WORKERS" =~ ^(auto|[0-9]+)$ ]] || die "AQUATIC_UDP_SOCKET_WORKERS: auto or a number"
+need_int NUMWANT 1
+[[ "$SEEDER_PROBABILITY" =~ ^(0(\.[0-9]+)?|1(\.0+)?)$ ]] || die "SEEDER_PROBABILITY: a number from 0 to 1"
+[[ "$AQUATIC_UDP_SOCKET_WORKERS" =~ ^(cores|[0-9]+)$ ]] || die "AQUATIC_UDP_SOCKET_WORKERS: cores or a number"
+setup_cores
+# Load workers: one per load core, at most 8 (the issue's 16-core runs: 8 load cores).
+LOAD_WORKERS=$((LOAD_CORES < 8 ? LOAD_CORES : 8))
 
 if ! in_netns; then
   ensure_base_tools
   build_release
-  ensure_cargo_tool aquatic_udp_load_test --locked aquatic_udp_load_test
+  ensure_patched_udp_load_test
   ensure_cargo_tool aquatic_udp --locked aquatic_udp --no-default-features --features mimalloc
   mkdir -p "$RESULTS_DIR"
   BENCH_OUT="$RESULTS_DIR/udp-$(date -u +%Y%m%dT%H%M%SZ).md"
@@ -45,10 +59,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/retracker-bench-udp.XXXXXX")
 trap 'bench_cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
-SERVERS=(retracker aquatic_udp)
-# retracker: HTTP (for /metrics and readiness) on 3011, UDP on 3012; aquatic_udp on 3013.
+SERVERS=(retracker retracker_memory aquatic_udp)
+# retracker: HTTP (for /metrics and readiness) on 3011, UDP on 3012 (3014 in memory mode);
+# aquatic_udp on 3013.
 RT_HTTP=3011
-declare -A PORT=([retracker]=3012 [aquatic_udp]=3013)
+declare -A PORT=([retracker]=3012 [retracker_memory]=3014 [aquatic_udp]=3013)
 declare -A RATE FAIL RATIO WARMERR PPA BACKLOG
 TOTAL_FAILURES=0
 
@@ -59,6 +74,10 @@ log_level = "warn"
 
 [network]
 address = "127.0.0.1:${PORT[aquatic_udp]}"
+
+[protocol]
+# Equal work: aquatic_udp caps answers at 30 peers by default; retracker gives numwant.
+max_response_peers = $NUMWANT
 EOF
 }
 
@@ -66,7 +85,7 @@ load_test_config() { # FILE PORT
   cat >"$1" <<EOF
 server_address = "127.0.0.1:$2"
 log_level = "error"
-workers = 1
+workers = $LOAD_WORKERS
 duration = $DURATION
 summarize_last = 0
 extra_statistics = false
@@ -80,11 +99,11 @@ recv_buffer = 8000000
 number_of_torrents = $TORRENTS
 number_of_peers = $PEERS
 scrape_max_torrents = 10
-announce_peers_wanted = 30
+announce_peers_wanted = $NUMWANT
 weight_connect = $WEIGHT_CONNECT
 weight_announce = $WEIGHT_ANNOUNCE
 weight_scrape = 0
-peer_seeder_probability = 0.75
+peer_seeder_probability = $SEEDER_PROBABILITY
 EOF
 }
 
@@ -92,9 +111,13 @@ EOF
 start() {
   local name=$1 tag=$2 port=${PORT[$1]}
   case $name in
-    retracker)
+    retracker | retracker_memory)
       mkdir -p "$WORK/db-$tag"
-      retracker_config "$WORK/retracker-$tag.ini" "$RT_HTTP" sqlite "$WORK/db-$tag/retracker.sqlite" "$port"
+      if [[ $name == retracker ]]; then
+        retracker_config "$WORK/retracker-$tag.ini" "$RT_HTTP" sqlite "$WORK/db-$tag/retracker.sqlite" "$port"
+      else
+        retracker_config "$WORK/retracker-$tag.ini" "$RT_HTTP" memory "" "$port"
+      fi
       start_server "$WORK/server-$tag.log" "$BIN_DIR/retracker" --config "$WORK/retracker-$tag.ini"
       wait_tcp "$RT_HTTP"
       wait_udp "$port"
@@ -111,7 +134,7 @@ start() {
 
 stop() {
   local name=$1 tag=$2
-  if [[ $name == retracker ]]; then
+  if [[ $name == retracker* ]]; then
     stop_backlog_sampler
     local failures
     failures=$(metric "$RT_HTTP" retracker_persistence_failures_total)
@@ -130,7 +153,7 @@ run() {
   assert_loopback "127.0.0.1:$port"
   say "-- $tag: aquatic_udp_load_test -> udp://127.0.0.1:$port, ${DURATION} s"
   say "   packets: BEP 15 connect (weight $WEIGHT_CONNECT) and announce (weight $WEIGHT_ANNOUNCE) to 127.0.0.1:$port from 127.0.0.1"
-  timeout -k 5 $((DURATION + 60)) aquatic_udp_load_test -c "$WORK/load-$tag.toml" >"$out" 2>&1 ||
+  timeout -k 5 $((DURATION + 60)) "${LOAD_PIN[@]}" "$UDP_LOAD_TEST" -c "$WORK/load-$tag.toml" >"$out" 2>&1 ||
     say "   aquatic_udp_load_test exited with $?"
   # Figures every 5 s (rates over the interval); the report at the end is not read. The
   # first 5 s are the warm-up and left out of the rate and of the failures: the load test
@@ -181,20 +204,14 @@ one() {
 }
 
 header_lines "UDP announce throughput (bench/udp.sh)"
-say "- aquatic_udp $(aquatic_udp -v 2>/dev/null | head -n 1), aquatic_udp_load_test $(aquatic_udp_load_test -v 2>/dev/null | head -n 1)"
-say "- ROUNDS=$ROUNDS DURATION=$DURATION TORRENTS=$TORRENTS PEERS=$PEERS WEIGHT_CONNECT=$WEIGHT_CONNECT WEIGHT_ANNOUNCE=$WEIGHT_ANNOUNCE"
+say "- aquatic_udp $(aquatic_udp -v 2>/dev/null | head -n 1), aquatic_udp_load_test $("$UDP_LOAD_TEST" -v 2>/dev/null | head -n 1) with bench/patches/aquatic_udp_load_test-$UDP_LOAD_TEST_VERSION.patch (distinct peer ids)"
+say "- CORES=$CORES ROUNDS=$ROUNDS DURATION=$DURATION TORRENTS=$TORRENTS PEERS=$PEERS NUMWANT=$NUMWANT SEEDER_PROBABILITY=$SEEDER_PROBABILITY WEIGHT_CONNECT=$WEIGHT_CONNECT WEIGHT_ANNOUNCE=$WEIGHT_ANNOUNCE"
+say "- $(cores_line)"
 say
 
-if [[ $AQUATIC_UDP_SOCKET_WORKERS == auto ]]; then
-  note "choosing aquatic_udp socket_workers (1 or 2)"
-  best_rate=-1
-  for w in 1 2; do
-    start aquatic_udp "tune-w$w" "$w"
-    run aquatic_udp "tune-w$w"
-    stop aquatic_udp "tune-w$w"
-    if ((R_RATE > best_rate)); then best_rate=$R_RATE AQUATIC_WORKERS=$w; fi
-  done
-  AQUATIC_CHOICE="socket_workers = $AQUATIC_WORKERS (measured best of 1 and 2), mio (no io_uring: built without default features)"
+if [[ $AQUATIC_UDP_SOCKET_WORKERS == cores ]]; then
+  AQUATIC_WORKERS=$CORES
+  AQUATIC_CHOICE="socket_workers = $AQUATIC_WORKERS (one per server core), mio (no io_uring: built without default features)"
 else
   AQUATIC_WORKERS=$AQUATIC_UDP_SOCKET_WORKERS
   AQUATIC_CHOICE="socket_workers = $AQUATIC_WORKERS (AQUATIC_UDP_SOCKET_WORKERS), mio"
@@ -210,9 +227,9 @@ done
 
 say
 header_lines "UDP announce throughput (bench/udp.sh): results"
-say "- servers: retracker with SQLite persistence (default flush_interval_ms), log level warn, tokio default workers ($(nproc)); aquatic_udp $AQUATIC_CHOICE"
-say "- load: aquatic_udp_load_test, 1 worker, 4 sockets, $TORRENTS torrents, $PEERS peers, numwant 30, connect:announce $WEIGHT_CONNECT:$WEIGHT_ANNOUNCE, ${DURATION} s (the first 5-s interval not counted); figures in announce responses per second"
-say "- note: every peer of aquatic_udp_load_test sends peer_id 0 from 127.0.0.1, so retracker (peers keyed by peer_id) keeps one peer per torrent and answers with no peers; see 'peers per answer'"
+say "- servers: retracker (default [LOCALITY] mode = prefer) with SQLite persistence (default flush_interval_ms), and retracker_memory ([DB] type = memory), log level warn, on $CORES core(s); aquatic_udp $AQUATIC_CHOICE"
+say "- load: aquatic_udp_load_test (patched: distinct peer ids), $LOAD_WORKERS worker(s), 4 sockets each, $TORRENTS torrents, $PEERS peers, numwant $NUMWANT, connect:announce $WEIGHT_CONNECT:$WEIGHT_ANNOUNCE, ${DURATION} s (the first 5-s interval not counted); figures in announce responses per second"
+say "- $(cores_line)"
 say
 head="| server |" rule="| --- |"
 for ((r = 1; r <= ROUNDS; r++)); do head+=" round $r |"; rule+=" ---: |"; done
@@ -235,6 +252,20 @@ done
 say
 r=$(ratio "${MED[retracker]}" "${MED[aquatic_udp]}")
 say "- retracker / aquatic_udp: **$r** (target ≥ 1.0: $(at_least "$r" 1.0))"
+p=$(ratio "${MED[retracker]}" "${MED[retracker_memory]}")
+say "- retracker with SQLite / in memory: **$p** (target ≥ 0.90, persistence costs at most 10%: $(at_least "$p" 0.90))"
+say
+# Equal work: the same peers per answer (median of the rounds) from every server, within 10%.
+declare -A PMED
+for name in "${SERVERS[@]}"; do
+  peers=()
+  for ((r = 1; r <= ROUNDS; r++)); do peers+=("${PPA[$name,$r]}"); done
+  PMED[$name]=$(printf '%s\n' "${peers[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+done
+UNEQUAL=$(awk -v a="${PMED[retracker]}" -v b="${PMED[retracker_memory]}" -v c="${PMED[aquatic_udp]}" 'BEGIN {
+  lo = a; hi = a; if (b < lo) lo = b; if (c < lo) lo = c; if (b > hi) hi = b; if (c > hi) hi = c
+  print (hi <= 0 || lo < 0.9 * hi) ? 1 : 0 }')
+say "- equal work: peers per answer (median) retracker ${PMED[retracker]}, retracker_memory ${PMED[retracker_memory]}, aquatic_udp ${PMED[aquatic_udp]}: $( ((UNEQUAL)) && echo 'NOT within 10%' || echo 'within 10%')"
 say
 say "### retracker persistence backlog (retracker_persistence_backlog, sampled once a second)"
 say
@@ -243,6 +274,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 say
 [[ -n "${BENCH_OUT:-}" ]] && say "(written to $BENCH_OUT)"
+if ((UNEQUAL)); then
+  say
+  say "!!! REFUSED: the servers did not answer the same number of peers per announce (within"
+  say "!!! 10%), so their rates are not comparable. See 'peers per answer'."
+  exit 1
+fi
 if ((TOTAL_FAILURES > 0)); then
   say
   say "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
