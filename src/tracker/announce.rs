@@ -56,7 +56,11 @@ pub fn process(
             outside_share: s.outside_share,
         },
     };
-    let mut outcome = AnnounceOutcome::default();
+    // Room for the answer up front: grown peer by peer it was five reallocations an announce.
+    let mut outcome = AnnounceOutcome {
+        peers: Vec::with_capacity(announce.numwant),
+        ..AnnounceOutcome::default()
+    };
     t.store.announce(&announce, t.clock.now(), &mut outcome)?;
     if !outcome.peers.is_empty() {
         t.stats.event(Event::HandedOut(outcome.handed_out));
