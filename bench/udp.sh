@@ -25,7 +25,8 @@ NUMWANT=${NUMWANT:-50}
 # aquatic_udp_load_test's request mix: each announce is a seeder's (event=completed, left=0)
 # with this probability, else a leecher's (event=started), drawn afresh every time, so a
 # peer changes role on about 2p(1-p) of its announces (37.5% at 0.75): a state change each.
-# 0 or 1: peers keep their role, the steady re-announces of real clients.
+# 0: every peer stays a leecher, the steady re-announces of real clients (1 would make
+# every peer a seeder, which gets no seeders from retracker: not equal work).
 SEEDER_PROBABILITY=${SEEDER_PROBABILITY:-0.75}
 AQUATIC_UDP_SOCKET_WORKERS=${AQUATIC_UDP_SOCKET_WORKERS:-cores}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
