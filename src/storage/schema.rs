@@ -71,4 +71,8 @@ pub const MIGRATIONS: &[&str] = &[
     // snapshot taken before this column existed).
     "ALTER TABLE history ADD COLUMN kept_network REAL;
     ALTER TABLE history ADD COLUMN kept_near REAL;",
+    // 4: no index on peers' last_seen: every peer write moved its entry (a second B-tree per
+    // row), for the benefit of one expiry DELETE a cleanup period, which now scans the table
+    // on the blocking pool instead.
+    "DROP INDEX IF EXISTS peers_last_seen;",
 ];

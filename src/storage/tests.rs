@@ -132,6 +132,34 @@ fn reopening_keeps_data_and_marks_the_file() {
 }
 
 #[test]
+fn a_peer_write_touches_one_b_tree_and_expiry_still_deletes() {
+    // Peer rows are written on every change (under aquatic's load, most peers once a
+    // second): an index on last_seen was a second B-tree moved per row, for one expiry DELETE
+    // a cleanup period. Migration 4 drops it; the DELETE scans instead.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let s = Storage::open(&path, 1).unwrap();
+    let indexes: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'peers'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0, "no index beside the primary key");
+    s.write(&Changes {
+        peers: vec![
+            PeerChange::Upsert([1; 20], [2; 20], rec(1000, false)),
+            PeerChange::Upsert([1; 20], [3; 20], rec(10, false)),
+        ],
+        torrents: vec![torrent(1, 0, None)],
+    })
+    .unwrap();
+    assert_eq!(s.delete_expired(500, Renew::every(1)).unwrap(), 1);
+}
+
+#[test]
 fn foreign_files_are_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.sqlite");
