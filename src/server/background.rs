@@ -112,7 +112,7 @@ async fn cleanup_loop(
             );
         }
         if let Some(storage) = storage.clone() {
-            let renew = tracker.settings().renew;
+            let renew = tracker.settings().renew();
             let _ =
                 crate::blocking::run(move || storage.delete_expired(expire_before, renew)).await;
         }

@@ -319,6 +319,21 @@ impl Picker<'_, '_> {
         (self.space.eligible(c) && !self.picked.contains(c)).then_some(Tier::Network)
     }
 
+    /// Takes `c` when it may still be picked for a tier in `mask` (`own`: a member of the
+    /// requester's network's group, whose tier is known); returns whether it was taken.
+    #[inline]
+    fn try_take(&mut self, c: usize, own: bool, mask: u8) -> bool {
+        let tier = if own {
+            self.wanted_own(c)
+        } else {
+            self.wanted(c, mask)
+        };
+        if let Some(t) = tier {
+            self.take(c, t);
+        }
+        tier.is_some()
+    }
+
     /// Every candidate of the tiers in `mask` not yet picked, with its tier.
     fn list(&self, mask: u8, capacity: usize) -> Vec<(usize, Tier)> {
         let mut found = Vec::with_capacity(capacity);
@@ -406,13 +421,7 @@ impl Picker<'_, '_> {
                             break;
                         }
                         let (c, own) = at((k + rotation) % size);
-                        let tier = if own {
-                            self.wanted_own(c)
-                        } else {
-                            self.wanted(c, mask)
-                        };
-                        if let Some(t) = tier {
-                            self.take(c, t);
+                        if self.try_take(c, own, mask) {
                             want -= 1;
                             count -= 1;
                         }
@@ -440,14 +449,7 @@ impl Picker<'_, '_> {
                     if want == 0 {
                         break;
                     }
-                    let c = c as usize;
-                    let tier = if own {
-                        self.wanted_own(c)
-                    } else {
-                        self.wanted(c, mask)
-                    };
-                    if let Some(t) = tier {
-                        self.take(c, t);
+                    if self.try_take(c as usize, own, mask) {
                         want -= 1;
                         count -= 1;
                     }

@@ -49,7 +49,7 @@ pub fn process(
         key: req.key,
         numwant: numwant as usize,
         family,
-        renew: s.renew,
+        renew: s.renew(),
         locality: Locality {
             mode: s.locality_mode,
             requester: t.network_map().net_id(resolved.peer),

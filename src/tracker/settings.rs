@@ -29,9 +29,6 @@ pub struct Settings {
     pub run_gc_key: Vec<u8>,
     /// Seconds after which a silent peer expires.
     pub peer_expiry: u32,
-    /// When an unchanged peer is written again: a quarter of `peer_expiry` (see
-    /// `crate::swarm::Renew`).
-    pub renew: Renew,
     /// Seconds between two cleanups of expired peers.
     pub cleanup_period: u32,
     /// `tracker id` sent in announce responses; `None` sends none.
@@ -43,6 +40,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// When an unchanged peer is written again: windows of a quarter of `peer_expiry` (see
+    /// `crate::swarm::Renew`).
+    pub fn renew(&self) -> Renew {
+        Renew::of_expiry(self.peer_expiry)
+    }
+
     /// Takes the tracker settings from `config`.
     pub fn from_config(config: &Config) -> Settings {
         let t = &config.tracker;
@@ -57,7 +60,6 @@ impl Settings {
             full_scrape: t.full_scrape,
             run_gc_key: t.run_gc_key.as_bytes().to_vec(),
             peer_expiry: config.peer_expiry_secs(),
-            renew: Renew::of_expiry(config.peer_expiry_secs()),
             cleanup_period: t.peer_cleanup_period,
             tracker_id: (!t.tracker_id.is_empty()).then(|| t.tracker_id.as_bytes().to_vec()),
             locality_mode: config.locality.mode,
