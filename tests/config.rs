@@ -726,6 +726,12 @@ outside_share = 0.5
 networks_file = /etc/retracker/networks.txt
 asn_db = /var/lib/GeoIP/GeoLite2-ASN.mmdb
 country_db = /var/lib/GeoIP/GeoLite2-Country.mmdb
+[CLUSTER]
+redis_url = redis://:r3dispw@10.0.0.9:6379/2
+redis_password = v4lkeypw
+node_id = spb-1.isp
+sync_interval_ms = 100
+view_max_age_ms = 3000
 "#;
 
 #[test]
@@ -745,7 +751,10 @@ fn render_masks_secrets_and_loads_back() {
     assert_ne!(original.locality.networks, defaults.locality.networks);
     let text = render(&original);
     assert!(
-        !text.contains("s3cret") && !text.contains("hunter2"),
+        !text.contains("s3cret")
+            && !text.contains("hunter2")
+            && !text.contains("r3dispw")
+            && !text.contains("v4lkeypw"),
         "{text}"
     );
     assert!(
@@ -760,9 +769,24 @@ fn render_masks_secrets_and_loads_back() {
     let mut expected = original.clone();
     expected.flask.secret_key.clear();
     expected.stats.access_password.clear();
+    expected.cluster.redis_urls.clear();
+    expected.cluster.redis_password.clear();
     assert_eq!(reloaded.config, expected);
     // The same notices (cache type, proxy headers off), nothing about the rendered text itself.
     assert_eq!(reloaded.warnings, first.warnings);
+}
+
+#[test]
+fn a_bad_redis_url_is_refused_without_showing_it() {
+    let err = load("[CLUSTER]\nredis_url = redis://a:1, http://:s3cret@b:2\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("[CLUSTER] redis_url"), "{err}");
+    assert!(err.contains("URL number 2 is not one"), "{err}");
+    assert!(err.contains("rediss://"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    let err = load("[CLUSTER]\nsync_interval_ms = 0\n").unwrap_err().to_string();
+    assert!(err.contains("an integer from 10 to 60000"), "{err}");
 }
 
 #[test]

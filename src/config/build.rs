@@ -8,7 +8,8 @@ use super::error::ConfigError;
 use super::keys::{self, Form, Key, KEYS, NETWORKS};
 use super::value::{self, Refusal};
 use super::{
-    AccessConfig, AccessMode, CacheConfig, Config, DbConfig, DbKind, FlaskConfig, LocalityConfig,
+    AccessConfig, AccessMode, CacheConfig, ClusterConfig, Config, DbConfig, DbKind, FlaskConfig,
+    LocalityConfig,
     LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig, TrackerConfig, UdpPort,
     WebConfig,
 };
@@ -449,6 +450,19 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
             networks_file: s.opt_path("LOCALITY", "networks_file")?,
             asn_db: s.opt_path("LOCALITY", "asn_db")?,
             country_db: s.opt_path("LOCALITY", "country_db")?,
+        },
+        cluster: ClusterConfig {
+            redis_urls: s.parse("CLUSTER", "redis_url", |form, t| match form {
+                Form::RedisUrls => value::redis_urls(t),
+                _ => mismatch("CLUSTER", "redis_url"),
+            })?,
+            redis_password: s.text("CLUSTER", "redis_password")?,
+            node_id: s.parse("CLUSTER", "node_id", |form, t| match form {
+                Form::Token => value::token(t),
+                _ => mismatch("CLUSTER", "node_id"),
+            })?,
+            sync_interval_ms: s.int("CLUSTER", "sync_interval_ms")?,
+            view_max_age_ms: s.int("CLUSTER", "view_max_age_ms")?,
         },
     };
     debug_assert!(

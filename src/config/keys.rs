@@ -49,6 +49,8 @@ pub enum Form {
     Token,
     /// One word of letters, digits, `_` and `-`, compared in lower case.
     Word,
+    /// `redis://` or `rediss://` URLs separated by commas or spaces; may be empty.
+    RedisUrls,
 }
 
 impl Form {
@@ -83,6 +85,10 @@ impl Form {
             }
             Form::Token => "letters, digits, _, - and . only, or nothing".into(),
             Form::Word => "one word of letters, digits, _ and -".into(),
+            Form::RedisUrls => {
+                "redis://host:port/db or rediss://host:port/db (several, separated by commas or spaces, for a Redis Cluster), or nothing"
+                    .into()
+            }
         }
     }
 }
@@ -145,6 +151,10 @@ pub static SECTIONS: &[Section] = &[
     Section {
         name: "LOCALITY",
         doc: "Peers of the requester's own network first: how networks are told apart and how peers are chosen by them.",
+    },
+    Section {
+        name: "CLUSTER",
+        doc: "Several nodes sharing their swarms through Redis or Valkey; each node answers from memory and pushes its changes in the background.",
     },
 ];
 
@@ -574,6 +584,32 @@ pub static KEYS: &[Key] = &[
         "LOCALITY", "country_db", "", Form::Path,
         "MaxMind GeoLite2-Country or -City (or DB-IP Country Lite) .mmdb file, for the country retracker locate and the web UI show; empty = none.",
         |c| path_text(&c.locality.country_db),
+    ),
+    // The URL may carry the password (redis://:secret@host): never printed.
+    secret(key(
+        "CLUSTER", "redis_url", "", Form::RedisUrls,
+        "Redis (>= 7.0) or Valkey shared by the nodes: redis://[:password@]host:port/db, rediss:// for TLS, several URLs of one Redis Cluster separated by commas; empty = a single node, no cluster.",
+        |c| c.cluster.redis_urls.join(","),
+    )),
+    secret(key(
+        "CLUSTER", "redis_password", "", Form::Text,
+        "Password for Redis when the URL has none (AUTH; ACL user name in the URL); empty = the URL's, or none.",
+        |c| c.cluster.redis_password.clone(),
+    )),
+    key(
+        "CLUSTER", "node_id", "", Form::Token,
+        "This node's name in the cluster, different on every node (its completions and peers are counted under it); empty = the host name.",
+        |c| c.cluster.node_id.clone(),
+    ),
+    key(
+        "CLUSTER", "sync_interval_ms", "250", Form::Int { min: 10, max: 60000 },
+        "How often a node pushes its peer changes and completions to Redis, in milliseconds (one pipelined batch each time).",
+        |c| c.cluster.sync_interval_ms.to_string(),
+    ),
+    key(
+        "CLUSTER", "view_max_age_ms", "1000", Form::Int { min: 100, max: 60000 },
+        "How old a node's copy of the other nodes' peers of a swarm may get before an announce or scrape of that swarm has it read again (in the background), in milliseconds.",
+        |c| c.cluster.view_max_age_ms.to_string(),
     ),
 ];
 

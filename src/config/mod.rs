@@ -55,6 +55,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `[NETWORKS]` and `[LOCALITY]`: the operator's networks and how peers are chosen by them.
     pub locality: LocalityConfig,
+    /// `[CLUSTER]`: the Redis shared by several nodes.
+    pub cluster: ClusterConfig,
 }
 
 /// `[FLASK]` section.
@@ -305,6 +307,29 @@ pub struct LocalityConfig {
     /// MaxMind GeoLite2-Country or -City database, for the country `locate` and the web UI
     /// show; `None` = none.
     pub country_db: Option<PathBuf>,
+}
+
+/// `[CLUSTER]` section: several nodes sharing swarms through Redis (see `crate::cluster`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClusterConfig {
+    /// Redis URLs: none = one node; one = a standalone Redis (or Valkey); several = the seed
+    /// nodes of one Redis Cluster.
+    pub redis_urls: Vec<String>,
+    /// AUTH password when the URLs carry none; empty = none.
+    pub redis_password: String,
+    /// This node's name; empty = the host name (see `crate::cluster::node_id`).
+    pub node_id: String,
+    /// Milliseconds between two pushes of this node's changes.
+    pub sync_interval_ms: u32,
+    /// Milliseconds after which a swarm's view of the other nodes is read again.
+    pub view_max_age_ms: u32,
+}
+
+impl ClusterConfig {
+    /// Whether this node is part of a cluster.
+    pub fn enabled(&self) -> bool {
+        !self.redis_urls.is_empty()
+    }
 }
 
 impl TlsConfig {

@@ -129,6 +129,32 @@ pub(super) fn token(text: &str) -> Result<String, Refusal> {
     }
 }
 
+/// Redis URLs separated by commas or spaces: each `redis://` or `rediss://` (TLS) with a host,
+/// or `redis+unix://` / `unix://` with a socket path. Empty = none.
+pub(super) fn redis_urls(text: &str) -> Result<Vec<String>, Refusal> {
+    let mut urls = Vec::new();
+    for (i, url) in text.split([',', ' ', '\t']).filter(|u| !u.is_empty()).enumerate() {
+        let (scheme, rest) = url.split_once("://").ok_or(None)?;
+        let ok = match scheme.to_ascii_lowercase().as_str() {
+            "redis" | "rediss" => {
+                // [user[:password]@]host[:port][/db]: the host is what is left after the
+                // credentials, up to the port or the database.
+                let host_part = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                let host = host_part.split(['/', '?']).next().unwrap_or("");
+                !host.is_empty() && !host.starts_with(':')
+            }
+            "redis+unix" | "unix" => rest.starts_with('/'),
+            _ => false,
+        };
+        if !ok {
+            // Not the URL itself: it may carry the password.
+            return Err(Some(format!("URL number {} is not one", i + 1)));
+        }
+        urls.push(url.to_owned());
+    }
+    Ok(urls)
+}
+
 /// One non-empty word of letters, digits, `_` and `-`, given back in lower case.
 pub(super) fn word(text: &str) -> Result<String, Refusal> {
     if !text.is_empty()
@@ -240,6 +266,27 @@ mod tests {
             .unwrap_err()
             .unwrap()
             .contains("twice"));
+    }
+
+    #[test]
+    fn redis_urls_need_a_scheme_and_a_host() {
+        assert_eq!(redis_urls(""), Ok(vec![]));
+        assert_eq!(
+            redis_urls("redis://127.0.0.1:6379/0"),
+            Ok(vec!["redis://127.0.0.1:6379/0".to_owned()])
+        );
+        assert_eq!(
+            redis_urls("redis://a:1, redis://b:2 rediss://:pw@c:3").map(|v| v.len()),
+            Ok(3)
+        );
+        assert_eq!(
+            redis_urls("unix:///run/redis.sock").map(|v| v.len()),
+            Ok(1)
+        );
+        assert!(redis_urls("127.0.0.1:6379").is_err());
+        assert!(redis_urls("http://host:6379").is_err());
+        assert!(redis_urls("redis://").is_err());
+        assert!(redis_urls("redis://:pw@:6379").is_err());
     }
 
     #[test]
