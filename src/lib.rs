@@ -36,6 +36,7 @@ pub mod blocking;
 pub mod blocklist;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod hex;
 pub mod http;

@@ -785,7 +785,9 @@ fn a_bad_redis_url_is_refused_without_showing_it() {
     assert!(err.contains("URL number 2 is not one"), "{err}");
     assert!(err.contains("rediss://"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
-    let err = load("[CLUSTER]\nsync_interval_ms = 0\n").unwrap_err().to_string();
+    let err = load("[CLUSTER]\nsync_interval_ms = 0\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("an integer from 10 to 60000"), "{err}");
 }
 

@@ -114,3 +114,40 @@ fn sql_stays_in_the_storage_module() {
         assert!(bad.is_empty(), "{dir}: {bad:#?}");
     }
 }
+
+#[test]
+fn redis_stays_in_the_cluster_modules_redis_file() {
+    // The crate is named only in src/cluster/redis.rs; the rest of the cluster module goes
+    // through `super::redis`.
+    let uses = [
+        "use redis",
+        " redis::",
+        "(redis::",
+        "<redis::",
+        "&redis::",
+        "!redis::",
+    ];
+    for dir in [
+        "tracker", "http", "udp", "web", "server", "swarm", "stats", "query", "storage", "config",
+        "locality", "protocol",
+    ] {
+        let bad = offending(dir, &uses);
+        assert!(bad.is_empty(), "{dir}: {bad:#?}");
+    }
+    for file in ["keys", "mod", "refresh", "status", "sync", "view"] {
+        let bad = offending(&format!("cluster/{file}"), &uses);
+        assert!(bad.is_empty(), "cluster/{file}.rs: {bad:#?}");
+    }
+    // And SQL stays out of it, as the cluster never touches the database itself.
+    let bad = offending("cluster", &["rusqlite", "SELECT ", "INSERT "]);
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn the_cluster_uses_no_transport_web_or_server() {
+    let bad = offending(
+        "cluster",
+        &["crate::http", "crate::udp", "crate::web", "crate::server"],
+    );
+    assert!(bad.is_empty(), "{bad:#?}");
+}

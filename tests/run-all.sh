@@ -26,14 +26,18 @@ command -v nginx >/dev/null || missing+=(nginx)
 command -v ctorrent >/dev/null || missing+=(ctorrent)
 command -v curl >/dev/null || missing+=(curl)
 /usr/bin/python3 -c 'import libtorrent' 2>/dev/null || missing+=(python3-libtorrent)
+# The cluster tests (tests/cluster.rs): Redis, standalone and as a Redis Cluster (redis-cli).
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
 # The storage fault tests: an ext4 image (mkfs.ext4, chattr).
 [ -x /usr/sbin/mkfs.ext4 ] && [ -x /usr/bin/chattr ] || missing+=(e2fsprogs)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
-  # The tests start their own nginx in a network namespace: the package must not start one on
-  # this machine's port 80 (policy-rc.d, honoured by Debian's maintainer scripts) nor at boot.
+  # The tests start their own nginx in a network namespace and their own redis-server on free
+  # ports: the packages must not start one on this machine's port 80 or 6379 (policy-rc.d,
+  # honoured by Debian's maintainer scripts) nor at boot.
   guard=
-  if [[ " ${missing[*]} " == *" nginx "* && ! -e /usr/sbin/policy-rc.d ]]; then
+  if [[ " ${missing[*]} " =~ " "(nginx|redis-server)" " && ! -e /usr/sbin/policy-rc.d ]]; then
     guard=/usr/sbin/policy-rc.d
     printf '#!/bin/sh\nexit 101\n' | as_root tee "$guard" >/dev/null
     as_root chmod 755 "$guard"
@@ -51,7 +55,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ -n "$guard" ]; then
     as_root rm -f "$guard"
     trap - EXIT
-    if [ -d /run/systemd/system ]; then as_root systemctl disable nginx >/dev/null 2>&1 || true; fi
+    if [ -d /run/systemd/system ]; then
+      as_root systemctl disable nginx redis-server >/dev/null 2>&1 || true
+    fi
   fi
 fi
 

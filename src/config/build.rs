@@ -9,9 +9,8 @@ use super::keys::{self, Form, Key, KEYS, NETWORKS};
 use super::value::{self, Refusal};
 use super::{
     AccessConfig, AccessMode, CacheConfig, ClusterConfig, Config, DbConfig, DbKind, FlaskConfig,
-    LocalityConfig,
-    LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig, TrackerConfig, UdpPort,
-    WebConfig,
+    LocalityConfig, LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig,
+    TrackerConfig, UdpPort, WebConfig,
 };
 use crate::locality::{self, Mode as LocalityMode};
 use crate::netlist::Networks;

@@ -133,7 +133,11 @@ pub(super) fn token(text: &str) -> Result<String, Refusal> {
 /// or `redis+unix://` / `unix://` with a socket path. Empty = none.
 pub(super) fn redis_urls(text: &str) -> Result<Vec<String>, Refusal> {
     let mut urls = Vec::new();
-    for (i, url) in text.split([',', ' ', '\t']).filter(|u| !u.is_empty()).enumerate() {
+    for (i, url) in text
+        .split([',', ' ', '\t'])
+        .filter(|u| !u.is_empty())
+        .enumerate()
+    {
         let (scheme, rest) = url.split_once("://").ok_or(None)?;
         let ok = match scheme.to_ascii_lowercase().as_str() {
             "redis" | "rediss" => {
@@ -279,10 +283,7 @@ mod tests {
             redis_urls("redis://a:1, redis://b:2 rediss://:pw@c:3").map(|v| v.len()),
             Ok(3)
         );
-        assert_eq!(
-            redis_urls("unix:///run/redis.sock").map(|v| v.len()),
-            Ok(1)
-        );
+        assert_eq!(redis_urls("unix:///run/redis.sock").map(|v| v.len()), Ok(1));
         assert!(redis_urls("127.0.0.1:6379").is_err());
         assert!(redis_urls("http://host:6379").is_err());
         assert!(redis_urls("redis://").is_err());

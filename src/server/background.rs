@@ -1,5 +1,6 @@
 //! The background tasks of a running server: the SQLite write-behind, the cleanup of expired
-//! peers, the per-second request rates, the history snapshots and the reload loop. Each stops
+//! peers, the per-second request rates, the history snapshots, the reload loop and, in a
+//! cluster, the push and view tasks (`crate::cluster`). Each stops
 //! when the server's stop signal changes; [`Background::join`] waits for all of them (the
 //! write-behind last flushes its backlog).
 
@@ -55,7 +56,7 @@ pub(super) fn spawn(
         db: Arc::clone(&services.db),
         certs: services.certs.clone(),
     };
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(cleanup_loop(
             Arc::clone(tracker),
             services.swarm_db.clone(),
@@ -74,6 +75,9 @@ pub(super) fn spawn(
             stop.clone(),
         )),
     ];
+    if let Some(cluster) = &tracker.cluster {
+        tasks.extend(cluster.start(tracker, stop));
+    }
     Background { tasks, writer }
 }
 

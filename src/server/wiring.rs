@@ -51,7 +51,11 @@ pub(super) async fn build(
     let access = Arc::new(AccessList::new(access));
     let network_map = load_network_map(config).await?;
     tracing::info!("network map: {}", describe_map(&network_map, config));
-    let store: Arc<dyn SwarmStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn SwarmStore> = if config.cluster.enabled() {
+        Arc::new(MemoryStore::for_cluster(crate::cluster::MAX_QUEUED))
+    } else {
+        Arc::new(MemoryStore::new())
+    };
     let db = Arc::new(match config.db.kind {
         DbKind::Sqlite => open_and_restore(config, &store, clock.now()).await?,
         DbKind::Memory => Storage::open_memory()?,

@@ -36,6 +36,8 @@ pub struct MetricsInput {
     pub blocklist_entries: u64,
     /// retracker's version.
     pub version: String,
+    /// This node's cluster figures; `None` for a single node (no cluster families then).
+    pub cluster: Option<crate::cluster::status::Figures>,
 }
 
 /// The metric families of `input`, in the text format.
@@ -220,7 +222,84 @@ pub fn render(input: &MetricsInput) -> String {
         "gauge",
     );
     out.sample("retracker_build_info", &[("version", &input.version)], 1u64);
+    if let Some(c) = &input.cluster {
+        cluster(&mut out, c);
+    }
     out.0
+}
+
+/// The families of cluster mode.
+fn cluster(out: &mut Exposition, c: &crate::cluster::status::Figures) {
+    out.gauge(
+        "retracker_cluster_up",
+        "1 while Redis answers this node, 0 while it serves from memory alone.",
+        u64::from(c.up),
+    );
+    out.counter(
+        "retracker_cluster_push_batches_total",
+        "Batches of peer changes and completions pushed to Redis.",
+        c.push_batches,
+    );
+    out.counter(
+        "retracker_cluster_commands_total",
+        "Redis commands sent (each command of a pipeline, each script call).",
+        c.commands,
+    );
+    out.counter(
+        "retracker_cluster_errors_total",
+        "Redis exchanges that failed or timed out.",
+        c.errors,
+    );
+    out.counter(
+        "retracker_cluster_view_refreshes_total",
+        "Swarm views (the other nodes' peers and counts) read from Redis.",
+        c.view_refreshes,
+    );
+    out.counter(
+        "retracker_cluster_resyncs_total",
+        "Full pushes of every peer and count (start, Redis restarted empty, queue overflow).",
+        c.resyncs,
+    );
+    out.family(
+        "retracker_cluster_claims_total",
+        "Completed downloads claimed in Redis: won (counted by this node) or lost (counted by another, or already).",
+        "counter",
+    );
+    out.sample(
+        "retracker_cluster_claims_total",
+        &[("result", "won")],
+        c.claims_won,
+    );
+    out.sample(
+        "retracker_cluster_claims_total",
+        &[("result", "lost")],
+        c.claims_lost,
+    );
+    out.gauge(
+        "retracker_cluster_queued",
+        "Changes and resync peers waiting to be pushed.",
+        c.queued,
+    );
+    out.family(
+        "retracker_cluster_sync_lag_seconds",
+        "Age of the oldest change of the last push when Redis confirmed it.",
+        "gauge",
+    );
+    out.sample(
+        "retracker_cluster_sync_lag_seconds",
+        &[],
+        Float(c.lag_ms as f64 / 1000.0),
+    );
+    out.gauge(
+        "retracker_cluster_nodes",
+        "Nodes that pushed to Redis within the last minute, this one included.",
+        c.nodes_live,
+    );
+    out.gauge(
+        "retracker_cluster_views",
+        "Swarm views this node holds.",
+        c.views,
+    );
 }
 
 /// The text being written.
@@ -350,6 +429,16 @@ mod tests {
             database_bytes: 4096,
             blocklist_entries: 3,
             version: "1.2.3".into(),
+            cluster: Some(crate::cluster::status::Figures {
+                up: true,
+                push_batches: 21,
+                commands: 22,
+                claims_won: 23,
+                claims_lost: 24,
+                lag_ms: 1500,
+                nodes_live: 3,
+                ..Default::default()
+            }),
         }
     }
 

@@ -12,6 +12,7 @@
 //! async workers. The other walks of the whole store check in debug builds that they run on the
 //! blocking pool (see `crate::blocking`).
 
+use super::outbox::Outbox;
 use super::pending::Pending;
 use super::torrent::{Swarm, Wanted};
 use super::*;
@@ -32,6 +33,8 @@ struct Shard {
     pending: Pending,
     /// The sum of [`Tally::of`] over `swarms`.
     totals: Tally,
+    /// Changes for the other nodes of a cluster (none queued outside one).
+    outbox: Outbox,
 }
 
 /// What swarms add to [`StoreCounts`] (the torrents are the map's length, the pending changes
@@ -80,6 +83,7 @@ impl Shard {
             swarms,
             pending,
             totals,
+            ..
         } = self;
         let before = swarms.len();
         swarms.retain(|h, swarm| {
@@ -125,6 +129,18 @@ impl MemoryStore {
         }
     }
 
+    /// An empty store for a node of a cluster: it queues its changes for the other nodes, at
+    /// most about `max_queued` of them (then it asks for a full resync, see `outbox`), and
+    /// leaves completions to the cluster's claim.
+    pub fn for_cluster(max_queued: usize) -> Self {
+        let store = MemoryStore::new();
+        let per_shard = max_queued.div_ceil(SHARDS).max(1);
+        for shard in store.shards.iter() {
+            shard.lock().outbox = Outbox::new(per_shard);
+        }
+        store
+    }
+
     fn shard(&self, info_hash: &InfoHash) -> &Mutex<Shard> {
         // Hashes are SHA digests: any byte is as good as another to spread the load.
         &self.shards[usize::from(info_hash[0]) % SHARDS]
@@ -167,6 +183,7 @@ impl SwarmStore for MemoryStore {
             swarms,
             pending,
             totals,
+            outbox,
         } = &mut *guard;
 
         if a.event == Event::Stopped {
@@ -187,10 +204,17 @@ impl SwarmStore for MemoryStore {
                     check_identity(&known, a)?;
                     // rtorrent and ctorrent stop right after finishing, with left=0 and no
                     // `completed`.
-                    newly_counted = a.left == 0 && known.seen_leeching && !known.counted;
+                    let finished = a.left == 0 && known.seen_leeching && !known.counted;
+                    // In a cluster the claim decides whether it counts (see `outbox`).
+                    newly_counted = finished && !outbox.claim(&a.info_hash, &a.peer_id);
                     swarm.remove(slot);
                     swarm.completed += u64::from(newly_counted);
                     pending.removed(&a.info_hash, &a.peer_id);
+                    outbox.push(ClusterChange::Gone {
+                        info_hash: a.info_hash,
+                        peer_id: a.peer_id,
+                        was: Listed::of(&known),
+                    });
                     left = true;
                 }
                 counts_of(swarm, out);
@@ -208,9 +232,15 @@ impl SwarmStore for MemoryStore {
             return tracked(totals, swarm, |swarm| {
                 let mut left = false;
                 if let Some(slot) = swarm.find(&a.peer_id) {
-                    check_identity(&swarm.record(slot), a)?;
+                    let known = swarm.record(slot);
+                    check_identity(&known, a)?;
                     swarm.remove(slot);
                     pending.removed(&a.info_hash, &a.peer_id);
+                    outbox.push(ClusterChange::Gone {
+                        info_hash: a.info_hash,
+                        peer_id: a.peer_id,
+                        was: Listed::of(&known),
+                    });
                     left = true;
                 }
                 counts_of(swarm, out);
@@ -231,7 +261,7 @@ impl SwarmStore for MemoryStore {
                 .or_insert_with(|| self.new_swarm(false)),
         };
         tracked(totals, swarm, |swarm| {
-            announce_in(swarm, pending, a, now, out)
+            announce_in(swarm, pending, outbox, a, now, out)
         })
     }
 
@@ -271,13 +301,28 @@ impl SwarmStore for MemoryStore {
                 swarms,
                 pending,
                 totals,
+                outbox,
             } = &mut *guard;
             for (h, swarm) in swarms.iter_mut() {
+                // `retain` asks about a peer, then reports its removal by id: the record of the
+                // peer just refused is what the other nodes must unlist.
+                let refused = std::cell::Cell::new(None);
                 tracked(totals, swarm, |swarm| {
                     swarm.retain(
-                        |r| !pred(h, r),
+                        |r| {
+                            let drop = pred(h, r);
+                            refused.set(drop.then(|| Listed::of(r)));
+                            !drop
+                        },
                         |id| {
                             pending.removed(h, id);
+                            if let Some(was) = refused.take() {
+                                outbox.push(ClusterChange::Gone {
+                                    info_hash: *h,
+                                    peer_id: *id,
+                                    was,
+                                });
+                            }
                             removed += 1;
                         },
                     )
@@ -343,6 +388,7 @@ impl SwarmStore for MemoryStore {
                         swarms,
                         pending,
                         totals,
+                        ..
                     } = &mut *guard;
                     pending.drain(swarms, out, &mut slice, &mut totals.pending)
                 };
@@ -394,6 +440,54 @@ impl SwarmStore for MemoryStore {
         }
     }
 
+    fn take_cluster_changes(&self, out: &mut Vec<ClusterChange>) -> bool {
+        let mut overflowed = false;
+        for shard in self.shards.iter() {
+            overflowed |= shard.lock().outbox.take(out);
+        }
+        overflowed
+    }
+
+    fn add_completed(&self, info_hash: &InfoHash, n: u64, now: u32) {
+        let mut guard = self.shard(info_hash).lock();
+        let Shard {
+            swarms,
+            pending,
+            totals,
+            ..
+        } = &mut *guard;
+        // The swarm may be gone since (its last peer left while the claim was on its way): a
+        // new, empty one carries the count to storage and is dropped by the next cleanup.
+        let swarm = match swarms.get_mut(info_hash) {
+            Some(swarm) => swarm,
+            None => swarms
+                .entry(*info_hash)
+                .or_insert_with(|| self.new_swarm(false)),
+        };
+        tracked(totals, swarm, |swarm| {
+            for _ in 0..n {
+                swarm.completed += 1;
+                pending.touch(info_hash, swarm, now.max(swarm.last_seen), true, false);
+            }
+        });
+    }
+
+    fn has_peers(
+        &self,
+        info_hash: &InfoHash,
+        peers: &[(IpAddr, u16, PeerId)],
+        out: &mut Vec<bool>,
+    ) {
+        out.clear();
+        let shard = self.shard(info_hash).lock();
+        let swarm = shard.swarms.get(info_hash);
+        out.extend(peers.iter().map(|(ip, port, id)| {
+            swarm
+                .and_then(|s| s.find(id).map(|slot| s.record(slot)))
+                .is_some_and(|r| r.ip == *ip && r.port == *port)
+        }));
+    }
+
     fn counts(&self) -> StoreCounts {
         // O(shards): no walk, so no `debug_assert_may_walk` either (called on async workers).
         let mut c = StoreCounts::default();
@@ -431,6 +525,7 @@ impl MemoryStore {
 fn announce_in(
     swarm: &mut Swarm,
     pending: &mut Pending,
+    outbox: &mut Outbox,
     a: &Announce,
     now: u32,
     out: &mut AnnounceOutcome,
@@ -465,10 +560,12 @@ fn announce_in(
     // A download counts once per peer: on `completed`, or when a peer we saw leeching turns
     // up with nothing left (rtorrent, aria2 and ctorrent skip the event).
     let finished = a.event == Event::Completed || (seeder && peer.seen_leeching);
-    let newly_counted = finished && !peer.counted;
+    let mut newly_counted = finished && !peer.counted;
     if newly_counted {
         peer.counted = true;
-        swarm.completed += 1;
+        // In a cluster the claim decides whether it counts (see `outbox`).
+        newly_counted = !outbox.claim(&a.info_hash, &a.peer_id);
+        swarm.completed += u64::from(newly_counted);
     }
     peer.seen_leeching |= !seeder;
     // Written when something stored changed, or once per renew window (see `renew`): a peer
@@ -478,6 +575,19 @@ fn announce_in(
         Some(k) => !same_stored_state(k, &peer) || a.renew.due(k.last_seen, now),
     };
     let me = swarm.put(previous, a.peer_id, &peer, write);
+    if write {
+        let now_listed = Listed::of(&peer);
+        outbox.push(ClusterChange::Peer {
+            info_hash: a.info_hash,
+            peer_id: a.peer_id,
+            now: now_listed,
+            before: known
+                .as_ref()
+                .map(Listed::of)
+                .filter(|was| *was != now_listed),
+            last_seen: now,
+        });
+    }
 
     counts_of(swarm, out);
     if a.numwant > 0 {

@@ -11,6 +11,7 @@ mod memory;
 #[cfg(test)]
 mod model_tests;
 mod nets;
+mod outbox;
 mod peers;
 mod pending;
 mod renew;
@@ -23,6 +24,7 @@ mod tiers_tests;
 mod torrent;
 
 pub use memory::MemoryStore;
+pub use outbox::{ClusterChange, Listed};
 pub use renew::{Renew, Restore};
 
 use crate::locality::{Locality, NetId};
@@ -277,4 +279,27 @@ pub trait SwarmStore: Send + Sync + 'static {
     /// shard locked at a time; `net_of` runs under the lock and must be quick. Returns the
     /// number of peers whose network changed. Nothing is written: networks are not persisted.
     fn relabel(&self, net_of: &mut dyn FnMut(IpAddr) -> NetId) -> u64;
+
+    /// Cluster mode (`crate::cluster`): moves the queued changes for the other nodes into `out`
+    /// (one shard lock at a time, no walk of the swarms). Returns true when peer changes were
+    /// dropped for want of room since the last call: the caller must push every peer again.
+    fn take_cluster_changes(&self, _out: &mut Vec<ClusterChange>) -> bool {
+        false
+    }
+
+    /// Cluster mode: adds `n` completed downloads that this node won the claim for (see
+    /// `ClusterChange::Completed`) to the swarm's count, to be written like any other.
+    fn add_completed(&self, _info_hash: &InfoHash, _n: u64, _now: u32) {}
+
+    /// Cluster mode: for each `(ip, port, peer_id)` of `peers`, whether this node has that peer
+    /// in the swarm (one shard lock): the other nodes' listing holds this node's peers too.
+    fn has_peers(
+        &self,
+        _info_hash: &InfoHash,
+        peers: &[(IpAddr, u16, PeerId)],
+        out: &mut Vec<bool>,
+    ) {
+        out.clear();
+        out.resize(peers.len(), false);
+    }
 }

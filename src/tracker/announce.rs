@@ -62,6 +62,10 @@ pub fn process(
         ..AnnounceOutcome::default()
     };
     t.store.announce(&announce, t.clock.now(), &mut outcome)?;
+    if let Some(cluster) = &t.cluster {
+        // The other nodes' peers and counts, from memory (never waits for Redis).
+        cluster.merge_announce(&announce, &t.network_map(), &mut outcome);
+    }
     if !outcome.peers.is_empty() {
         t.stats.event(Event::HandedOut(outcome.handed_out));
     }

@@ -5,8 +5,8 @@
 //! Like opentracker's `trackerlogic.c` (called by `ot_http.c` and `ot_udp.c`) and Torrust's
 //! `tracker-core`, this is the one place an announce happens; `crate::http` and `crate::udp`
 //! are thin adapters around it: decode, resolve the client's address, call the core, encode.
-//! Imports go one way: this module uses `protocol`, `policy`, `swarm`, `access`, `blocklist`
-//! and `stats`, and never `http`, `udp`, `web` or `server` (docs/architecture.md).
+//! Imports go one way: this module uses `protocol`, `policy`, `swarm`, `access`, `blocklist`,
+//! `cluster` and `stats`, and never `http`, `udp`, `web` or `server` (docs/architecture.md).
 
 pub mod announce;
 pub mod clock;
@@ -22,6 +22,7 @@ pub use warning::{joined as joined_warnings, Warning};
 
 use crate::access::AccessList;
 use crate::blocklist::Blocklist;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::locality::NetworkMap;
 use crate::stats::Stats;
@@ -41,6 +42,9 @@ pub struct Tracker {
     pub access: Arc<AccessList>,
     /// The time every announce, expiry and record is stamped with.
     pub clock: Clock,
+    /// This node's part in a cluster (`[CLUSTER] redis_url`): answers merge the other nodes'
+    /// peers and counts from it. `None` for a single node.
+    pub cluster: Option<Arc<Cluster>>,
     /// Swapped whole on reload, so that a request reads one consistent set of settings and
     /// requests in flight finish with the ones they started with; loading takes no lock.
     settings: ArcSwap<Settings>,
@@ -66,6 +70,10 @@ impl Tracker {
             blocklist,
             access,
             clock,
+            cluster: config
+                .cluster
+                .enabled()
+                .then(|| Arc::new(Cluster::new(&config.cluster))),
             settings: ArcSwap::from_pointee(Settings::from_config(config)),
             network_map: ArcSwap::from_pointee(network_map),
         }

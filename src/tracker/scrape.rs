@@ -12,6 +12,9 @@ use std::sync::Arc;
 /// The counts of `hashes` (not empty) in their order, into `out`.
 pub fn counts(t: &Tracker, hashes: &[InfoHash], out: &mut Vec<ScrapeEntry>) {
     t.store.scrape(hashes, out);
+    if let Some(cluster) = &t.cluster {
+        cluster.merge_scrape(out);
+    }
     for e in out.iter_mut().filter(|e| !t.access.permits(&e.info_hash)) {
         *e = ScrapeEntry {
             info_hash: e.info_hash,
@@ -32,6 +35,9 @@ pub async fn full(t: &Arc<Tracker>) -> Result<Vec<ScrapeEntry>, Refusal> {
     Ok(crate::blocking::run(move || {
         let mut out = Vec::new();
         t.store.scrape_all(&mut out);
+        if let Some(cluster) = &t.cluster {
+            cluster.merge_scrape(&mut out);
+        }
         out.retain(|e| t.access.permits(&e.info_hash));
         out
     })

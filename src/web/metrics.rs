@@ -59,6 +59,11 @@ async fn gather(web: &Arc<Web>) -> Result<MetricsInput, WebError> {
         database_bytes,
         blocklist_entries: web.blocklist.entries().len() as u64,
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        cluster: web
+            .tracker
+            .cluster
+            .as_ref()
+            .map(|c| c.status.figures(&c.node)),
     })
 }
 

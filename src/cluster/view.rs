@@ -1,0 +1,293 @@
+//! A node's view of the other nodes' peers, per swarm, and how answers merge it with the
+//! node's own (pure: no I/O; `refresh` fills the views from Redis).
+//!
+//! A view is read lazily: the first announce or scrape of a swarm, or the first one after the
+//! view got older than `view_max_age_ms`, asks for it, and the answer goes out with what the
+//! view held (nothing the first time). So the request path never waits for Redis; a swarm
+//! nobody asks about costs nothing; a view is a bounded random sample (`SAMPLE` peers per
+//! family and role) plus the counts.
+//!
+//! Merging follows the locality rules of `crate::swarm::tiers` over the union of the node's
+//! own picks and the view's candidates: `outside_share` of the answer drawn from everything,
+//! the rest by tier (own network, operator's networks, outside), `strict` never across the
+//! operator's border. The draw is weighted (Efraimidis–Spirakis) so that every peer of the
+//! cluster is about equally likely, however the swarm is split between the nodes.
+
+use crate::locality::{Locality, Mode, NetId, Tier};
+use crate::protocol::announce::ResponsePeer;
+use crate::protocol::scrape::ScrapeEntry;
+use crate::protocol::{InfoHash, PeerId};
+use crate::swarm::{AnnounceOutcome, Family};
+use parking_lot::Mutex;
+use rand::Rng;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Peers read per family and role at each refresh.
+pub const SAMPLE: usize = 200;
+
+/// Most swarms waiting for a refresh; beyond it a swarm is asked again by a later request.
+const MAX_WANTED: usize = 100_000;
+
+/// Shards of the view map (requests for different swarms rarely share a lock).
+const SHARDS: usize = 64;
+
+/// One of the other nodes' peers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewPeer {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// Peer id (for non-compact answers).
+    pub peer_id: PeerId,
+    /// Seeder.
+    pub seeder: bool,
+    /// Its network in this node's map.
+    pub net: NetId,
+}
+
+/// What the other nodes hold of one swarm.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    /// Their seeders (estimated from the sample when the swarm is larger than it).
+    pub seeders: u32,
+    /// Their leechers (likewise).
+    pub leechers: u32,
+    /// Downloads the other nodes counted.
+    pub completed: u64,
+    /// Downloads counted under this node's id in Redis (may be ahead of the local count after a
+    /// crash: the higher of the two is this node's share).
+    pub own_completed: u64,
+    /// A random sample of their peers.
+    pub peers: Vec<ViewPeer>,
+}
+
+struct Slot {
+    view: Arc<View>,
+    /// When the view was read; `None` before the first read.
+    read_at: Option<Instant>,
+    /// When a request last asked for a refresh.
+    asked_at: Option<Instant>,
+    /// When a request last used the view.
+    used_at: Instant,
+}
+
+/// The views of every swarm this node serves, and the swarms waiting for a refresh.
+pub struct Views {
+    shards: Box<[Mutex<HashMap<InfoHash, Slot>>]>,
+    wanted: Mutex<Vec<InfoHash>>,
+    /// Wakes the refresh task.
+    pub wake: tokio::sync::Notify,
+    max_age: Duration,
+}
+
+impl Views {
+    /// Empty views that are read again when older than `max_age`.
+    pub fn new(max_age: Duration) -> Views {
+        Views {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            wanted: Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+            max_age,
+        }
+    }
+
+    fn shard(&self, h: &InfoHash) -> &Mutex<HashMap<InfoHash, Slot>> {
+        &self.shards[usize::from(h[1]) % SHARDS]
+    }
+
+    /// The view of `h` as it is (empty before the first read), asking for a refresh when it
+    /// is missing or old. Never waits for Redis.
+    pub fn get(&self, h: &InfoHash) -> Arc<View> {
+        let now = Instant::now();
+        let mut shard = self.shard(h).lock();
+        let slot = shard.entry(*h).or_insert_with(|| Slot {
+            view: Arc::default(),
+            read_at: None,
+            asked_at: None,
+            used_at: now,
+        });
+        slot.used_at = now;
+        let stale = slot.read_at.is_none_or(|t| now - t >= self.max_age);
+        let asked = slot.asked_at.is_some_and(|t| now - t < self.max_age);
+        let view = Arc::clone(&slot.view);
+        if stale && !asked {
+            slot.asked_at = Some(now);
+            drop(shard);
+            let mut wanted = self.wanted.lock();
+            if wanted.len() < MAX_WANTED {
+                wanted.push(*h);
+                drop(wanted);
+                self.wake.notify_one();
+            } else if let Some(slot) = self.shard(h).lock().get_mut(h) {
+                slot.asked_at = None;
+            }
+        }
+        view
+    }
+
+    /// Takes the swarms waiting for a refresh.
+    pub fn take_wanted(&self) -> Vec<InfoHash> {
+        std::mem::take(&mut *self.wanted.lock())
+    }
+
+    /// Stores a view just read.
+    pub fn put(&self, h: &InfoHash, view: View) {
+        if let Some(slot) = self.shard(h).lock().get_mut(h) {
+            slot.view = Arc::new(view);
+            slot.read_at = Some(Instant::now());
+        }
+    }
+
+    /// Lets a swarm whose refresh failed be asked again at once.
+    pub fn failed(&self, h: &InfoHash) {
+        if let Some(slot) = self.shard(h).lock().get_mut(h) {
+            slot.asked_at = None;
+        }
+    }
+
+    /// Drops the views no request used for `idle`; returns how many are left. A walk of the
+    /// views (not of the swarms), one shard at a time.
+    pub fn forget_idle(&self, idle: Duration) -> usize {
+        let now = Instant::now();
+        let mut left = 0;
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            shard.retain(|_, s| now - s.used_at < idle);
+            left += shard.len();
+        }
+        left
+    }
+}
+
+/// The requester of an announce, as merging needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Requester {
+    /// Its peer id.
+    pub peer_id: PeerId,
+    /// Its address.
+    pub ip: IpAddr,
+    /// Its port.
+    pub port: u16,
+    /// It seeds: it gets leechers only.
+    pub seeder: bool,
+    /// Peers it wants.
+    pub numwant: usize,
+    /// The one family the transport can send, or both.
+    pub family: Option<Family>,
+    /// Its network and the operator's choice.
+    pub locality: Locality,
+}
+
+/// Adds the view's counts to an announce's and merges its peers into the answer. `own_eligible`
+/// is how many of the node's own peers the own picks were drawn from; `net_of` gives an own
+/// pick's network.
+pub fn merge_announce(
+    view: &View,
+    r: &Requester,
+    own_eligible: usize,
+    net_of: &mut dyn FnMut(IpAddr) -> NetId,
+    rng: &mut impl Rng,
+    out: &mut AnnounceOutcome,
+) {
+    out.complete = out.complete.saturating_add(view.seeders);
+    out.incomplete = out.incomplete.saturating_add(view.leechers);
+    out.downloaded = out.downloaded.max(view.own_completed) + view.completed;
+    if r.numwant == 0 {
+        return;
+    }
+    let allowed = allowed(r.locality);
+    let candidates: Vec<&ViewPeer> = view
+        .peers
+        .iter()
+        .filter(|p| {
+            p.peer_id != r.peer_id
+                && (p.ip, p.port) != (r.ip, r.port)
+                && !(r.seeder && p.seeder)
+                && r.family.is_none_or(|f| family_of(p.ip) == f)
+                && allowed[p.net.tier_for(r.locality.requester) as usize]
+                && !out.peers.iter().any(|o| (o.ip, o.port) == (p.ip, p.port))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    let others = if r.seeder {
+        view.leechers
+    } else {
+        view.seeders + view.leechers
+    } as f64;
+    let w_view = (others / candidates.len() as f64).max(1.0);
+    let w_own = (own_eligible as f64 / out.peers.len().max(1) as f64).max(1.0);
+    // (weighted key, tier, peer): a larger key wins; ln(u)/w orders like u^(1/w).
+    let mut pool: Vec<(f64, Tier, ResponsePeer)> =
+        Vec::with_capacity(out.peers.len() + candidates.len());
+    let requester = r.locality.requester;
+    for p in out.peers.drain(..) {
+        let tier = net_of(p.ip).tier_for(requester);
+        pool.push((key(rng, w_own), tier, p));
+    }
+    for p in candidates {
+        let peer = ResponsePeer {
+            ip: p.ip,
+            port: p.port,
+            peer_id: p.peer_id,
+        };
+        pool.push((key(rng, w_view), p.net.tier_for(requester), peer));
+    }
+    let n = r.numwant.min(pool.len());
+    pool.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let chosen: Vec<(f64, Tier, ResponsePeer)> = if r.locality.mode == Mode::Off {
+        pool.truncate(n);
+        pool
+    } else {
+        // `outside_share` of the answer drawn from everything, the rest nearest first.
+        let random = ((r.locality.outside_share as f64) * n as f64).floor() as usize;
+        let mut rest = pool.split_off(random.min(pool.len()));
+        rest.sort_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)));
+        rest.truncate(n - pool.len());
+        pool.extend(rest);
+        pool
+    };
+    out.handed_out = [0; 3];
+    for (_, tier, p) in chosen {
+        out.handed_out[tier as usize] += 1;
+        out.peers.push(p);
+    }
+}
+
+/// Adds the view's counts to a scrape entry.
+pub fn merge_scrape(view: &View, e: &mut ScrapeEntry) {
+    e.complete = e.complete.saturating_add(view.seeders);
+    e.incomplete = e.incomplete.saturating_add(view.leechers);
+    e.downloaded = e.downloaded.max(view.own_completed) + view.completed;
+}
+
+/// A weighted-sampling key for weight `w`.
+fn key(rng: &mut impl Rng, w: f64) -> f64 {
+    let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+    u.ln() / w
+}
+
+/// Which tiers may be handed out (by `Tier as usize`), as in `swarm::tiers`.
+fn allowed(loc: Locality) -> [bool; 3] {
+    match loc.mode {
+        Mode::Strict if loc.requester.is_operator() => [true, true, false],
+        Mode::Strict => [true, false, true],
+        _ => [true; 3],
+    }
+}
+
+fn family_of(ip: IpAddr) -> Family {
+    match ip.to_canonical() {
+        IpAddr::V4(_) => Family::V4,
+        IpAddr::V6(_) => Family::V6,
+    }
+}
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;

@@ -1,0 +1,601 @@
+//! Cluster mode against a real Redis (issue 18): Debian's `redis-server`, started by each test
+//! on a free port with no persistence, and retracker nodes as real processes on 127.0.0.1 with
+//! their own SQLite files.
+//!
+//! Every wait polls against a deadline; nothing sleeps for readiness. `redis-server` and
+//! `redis-cli` must be installed (`tests/run-all.sh` installs the `redis-server` package): a
+//! test without them fails and says so rather than passing silently.
+
+mod common;
+use common::process::{Launch, Process};
+use common::*;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` of a test, killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+/// A port free on 127.0.0.1 now (and, for a Redis Cluster node, its bus port + 10000 too).
+fn free_port(with_bus: bool) -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if !with_bus {
+            return port;
+        }
+        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn need(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is not installed: these tests need Debian's redis-server package (tests/run-all.sh installs it)"
+    );
+}
+
+impl Redis {
+    /// A standalone Redis on a free port.
+    fn start(dir: &Path) -> Redis {
+        Redis::start_on(dir, free_port(false), &[])
+    }
+
+    /// A Redis on `port` with `extra` arguments, waiting until it answers PING.
+    fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Redis {
+        need("redis-server");
+        need("redis-cli");
+        let dir = dir.join(format!("redis-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = spawn_redis(&args);
+        let r = Redis {
+            child,
+            port,
+            dir,
+            args,
+        };
+        r.wait_ready();
+        r
+    }
+
+    fn wait_ready(&self) {
+        let start = Instant::now();
+        while self.cli(&["PING"]).trim() != "PONG" {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "redis-server on port {} does not answer",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// SIGKILL.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, empty.
+    fn restart_empty(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(&self.dir).unwrap();
+        self.child = spawn_redis(&self.args);
+        self.wait_ready();
+    }
+}
+
+fn spawn_redis(args: &[String]) -> Child {
+    Command::new("redis-server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server")
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A node's configuration file in `dir`.
+fn node_ini(dir: &Path, name: &str, redis_url: &str, tracker: &str) -> PathBuf {
+    let ini = dir.join(format!("{name}.ini"));
+    std::fs::write(
+        &ini,
+        format!(
+            "[TRACKER]\nhost = 127.0.0.1\nport = 0\nudp_port = 0\nannounce_interval_jitter = 0\n{tracker}\
+             [DB]\npath = {}\nflush_interval_ms = 100\n[LOGGING]\nlog_file =\n\
+             [CLUSTER]\nredis_url = {redis_url}\nnode_id = {name}\nsync_interval_ms = 100\nview_max_age_ms = 300\n",
+            dir.join(format!("{name}.sqlite")).display()
+        ),
+    )
+    .unwrap();
+    ini
+}
+
+fn start_nodes(dir: &Path, redis_url: &str, tracker: &str) -> Vec<Process> {
+    ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| Process::start(&node_ini(dir, n, redis_url, tracker)))
+        .collect()
+}
+
+const HASH: [u8; 20] = [0x5a; 20];
+
+fn ip(last: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, last])
+}
+
+/// An announce of peer `n` (from 127.0.0.`n`, port 6000 + n) to the node at `addr`.
+async fn announce(addr: SocketAddr, hash: &[u8; 20], n: u8, left: u64, extra: &str) -> Dict {
+    let q = format!(
+        "info_hash={}&peer_id={}&port={}&uploaded=0&downloaded=0&left={left}&compact=1{extra}",
+        pct(hash),
+        pct(&id20("-CL0001-", u32::from(n))),
+        6000 + u16::from(n)
+    );
+    let r = get(addr, Some(ip(n)), &format!("/announce?{q}"), &[]).await;
+    assert_eq!(r.status, 200);
+    let d = r.dict();
+    assert!(
+        d.get("failure reason").is_none(),
+        "{:?}",
+        d.str("failure reason")
+    );
+    d
+}
+
+fn peer_of(n: u8) -> SocketAddr {
+    SocketAddr::new(ip(n), 6000 + u16::from(n))
+}
+
+/// Scrape counts (complete, incomplete, downloaded) of `hash` on the node at `addr`.
+async fn scrape(addr: SocketAddr, hash: &[u8; 20]) -> (i64, i64, i64) {
+    let r = get(addr, None, &format!("/scrape?info_hash={}", pct(hash)), &[]).await;
+    let files = r.dict().dict("files");
+    match files.0.get(hash.as_slice()) {
+        Some(serde_bencode::value::Value::Dict(d)) => {
+            let e = Dict(d.clone());
+            (e.int("complete"), e.int("incomplete"), e.int("downloaded"))
+        }
+        other => panic!("no entry for the hash: {other:?}"),
+    }
+}
+
+async fn metrics(addr: SocketAddr) -> String {
+    get(addr, None, "/metrics", &[]).await.text()
+}
+
+/// Polls `check` every 50 ms until it returns true; fails after `limit` with `what`.
+macro_rules! wait_until {
+    ($limit:expr, $what:expr, $check:expr) => {{
+        let start = Instant::now();
+        loop {
+            if $check {
+                break start.elapsed();
+            }
+            assert!(
+                start.elapsed() < $limit,
+                "{}: not within {:?}",
+                $what,
+                $limit
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_on_one_node_is_handed_out_by_the_others_and_leaves_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path());
+    // Peers expire 4 s after their last announce (interval 2 s, factor 2).
+    let mut nodes = start_nodes(
+        dir.path(),
+        &redis.url(),
+        "announce_interval = 2\npeer_expire_factor = 2\n",
+    );
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+
+    // Peer 1 on node 1; peers 2 and 3 ask nodes 2 and 3.
+    announce(addrs[0], &HASH, 1, 100, "&event=started").await;
+    let took = wait_until!(
+        Duration::from_secs(2),
+        "peer 1 handed out by nodes 2 and 3",
+        {
+            let a = announce(addrs[1], &HASH, 2, 100, "").await.peers4();
+            let b = announce(addrs[2], &HASH, 3, 100, "").await.peers4();
+            a.contains(&peer_of(1)) && b.contains(&peer_of(1))
+        }
+    );
+    eprintln!("handed out by the other nodes after {took:?}");
+    // Counts are cluster-wide: three leechers on every node.
+    wait_until!(Duration::from_secs(2), "three leechers everywhere", {
+        let mut all = true;
+        for a in &addrs {
+            all &= scrape(*a, &HASH).await == (0, 3, 0);
+        }
+        all
+    });
+    // And node 1 hands out the peers of nodes 2 and 3.
+    let d = announce(addrs[0], &HASH, 1, 100, "").await;
+    let mut got = d.peers4();
+    got.sort();
+    assert_eq!(got, vec![peer_of(2), peer_of(3)]);
+
+    // `stopped` on node 1: gone from nodes 2 and 3.
+    announce(addrs[0], &HASH, 1, 100, "&event=stopped").await;
+    wait_until!(Duration::from_secs(2), "peer 1 gone after stopped", {
+        let a = announce(addrs[1], &HASH, 2, 100, "").await.peers4();
+        let b = announce(addrs[2], &HASH, 3, 100, "").await.peers4();
+        !a.contains(&peer_of(1)) && !b.contains(&peer_of(1))
+    });
+    assert_eq!(scrape(addrs[2], &HASH).await, (0, 2, 0));
+
+    // Back on node 1, then node 1 dies: its peer expires from the others' views by score.
+    announce(addrs[0], &HASH, 1, 0, "").await;
+    wait_until!(Duration::from_secs(2), "peer 1 back", {
+        announce(addrs[1], &HASH, 2, 100, "")
+            .await
+            .peers4()
+            .contains(&peer_of(1))
+    });
+    nodes[0].kill();
+    let gone = wait_until!(Duration::from_secs(15), "a dead node's peer expired", {
+        let a = announce(addrs[1], &HASH, 2, 100, "").await;
+        let b = announce(addrs[2], &HASH, 3, 100, "").await;
+        !a.peers4().contains(&peer_of(1))
+            && !b.peers4().contains(&peer_of(1))
+            && a.int("complete") == 0
+    });
+    eprintln!("a dead node's peer left the views {gone:?} after the kill");
+    drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_download_reported_through_two_nodes_counts_once_and_a_kill_9_does_not_count_it_again()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path());
+    let mut nodes = start_nodes(dir.path(), &redis.url(), "");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+
+    // Peer 7 leeches through nodes 1 and 2 (a torrent with both trackers), then finishes and
+    // tells both.
+    for a in &addrs[..2] {
+        announce(*a, &HASH, 7, 100, "&event=started").await;
+    }
+    for a in &addrs[..2] {
+        announce(*a, &HASH, 7, 0, "&event=completed").await;
+    }
+    wait_until!(Duration::from_secs(3), "both claims settled", {
+        let mut n = 0.0;
+        for a in &addrs[..2] {
+            let m = metrics(*a).await;
+            n += metric(&m, "retracker_cluster_claims_total{result=\"won\"}")
+                + metric(&m, "retracker_cluster_claims_total{result=\"lost\"}");
+        }
+        n == 2.0
+    });
+    let mut won = 0.0;
+    for a in &addrs[..2] {
+        won += metric(
+            &metrics(*a).await,
+            "retracker_cluster_claims_total{result=\"won\"}",
+        );
+    }
+    assert_eq!(won, 1.0, "one node won the claim");
+    wait_until!(Duration::from_secs(2), "downloaded = 1 on every node", {
+        let mut all = true;
+        for a in &addrs {
+            all &= scrape(*a, &HASH).await.2 == 1;
+        }
+        all
+    });
+
+    // The winner's count is in its own SQLite file once written; kill -9 it after that, restart
+    // it, and let the client replay its `completed` there.
+    let winner = if metric(
+        &metrics(addrs[0]).await,
+        "retracker_cluster_claims_total{result=\"won\"}",
+    ) == 1.0
+    {
+        0
+    } else {
+        1
+    };
+    let db = dir.path().join(format!("n{}.sqlite", winner + 1));
+    wait_until!(
+        Duration::from_secs(5),
+        "the count in the winner's database",
+        stored_completed(&db) == Some(1)
+    );
+    nodes[winner].kill();
+    let ini = dir.path().join(format!("n{}.ini", winner + 1));
+    nodes[winner] = Launch::new().config(&ini).start();
+    let again = nodes[winner].addr;
+    announce(again, &HASH, 7, 0, "&event=completed").await;
+    // And a peer that finishes only now, through the restarted node: counted, once.
+    announce(again, &HASH, 8, 100, "&event=started").await;
+    announce(again, &HASH, 8, 0, "&event=completed").await;
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+    wait_until!(Duration::from_secs(3), "downloaded = 2 on every node", {
+        let mut all = true;
+        for a in &addrs {
+            all &= scrape(*a, &HASH).await.2 == 2;
+        }
+        all
+    });
+    // Stays 2: nothing was counted a third time.
+    for _ in 0..5 {
+        for a in &addrs {
+            assert_eq!(scrape(*a, &HASH).await.2, 2);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        redis
+            .cli(&["HGETALL", &format!("rt:{{{}}}:done", "5a".repeat(20))])
+            .lines()
+            .count(),
+        2,
+        "one node's count"
+    );
+}
+
+/// The completed count of [`HASH`] in a node's database, read-only.
+fn stored_completed(db: &Path) -> Option<i64> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .ok()?;
+    c.query_row(
+        "SELECT completed FROM torrents WHERE info_hash = ?1",
+        [HASH.as_slice()],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_every_node_answers_and_restarted_empty_counts_and_peers_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = Redis::start(dir.path());
+    let nodes = start_nodes(dir.path(), &redis.url(), "");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+
+    announce(addrs[0], &HASH, 1, 100, "&event=started").await;
+    announce(addrs[0], &HASH, 1, 0, "&event=completed").await;
+    wait_until!(
+        Duration::from_secs(2),
+        "peer 1 and its download on node 2",
+        {
+            let d = announce(addrs[1], &HASH, 2, 100, "").await;
+            d.peers4().contains(&peer_of(1)) && d.int("downloaded") == 1
+        }
+    );
+
+    redis.kill();
+    for a in &addrs {
+        wait_until!(Duration::from_secs(10), "retracker_cluster_up 0", {
+            metric(&metrics(*a).await, "retracker_cluster_up") == 0.0
+        });
+    }
+    // Every node answers at once, from its own peers and the last view.
+    for (i, a) in addrs.iter().enumerate() {
+        let start = Instant::now();
+        let d = announce(*a, &HASH, 10 + i as u8, 100, "").await;
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "node {} took {:?}",
+            i + 1,
+            start.elapsed()
+        );
+        assert!(d.int("incomplete") >= 1);
+    }
+    let d = announce(addrs[1], &HASH, 2, 100, "").await;
+    assert!(
+        d.peers4().contains(&peer_of(1)),
+        "the last view still serves: {:?}",
+        d.peers4()
+    );
+
+    // Redis back, empty: every node pushes its peers and counts again.
+    redis.restart_empty();
+    wait_until!(
+        Duration::from_secs(10),
+        "peer 1 and its download back on nodes 2 and 3",
+        {
+            let a = announce(addrs[1], &HASH, 2, 100, "").await;
+            let b = announce(addrs[2], &HASH, 3, 100, "").await;
+            a.peers4().contains(&peer_of(1))
+                && a.int("downloaded") == 1
+                && b.peers4().contains(&peer_of(1))
+                && b.int("downloaded") == 1
+        }
+    );
+    for a in &addrs {
+        let m = metrics(*a).await;
+        assert_eq!(metric(&m, "retracker_cluster_up"), 1.0);
+        assert!(
+            metric(&m, "retracker_cluster_resyncs_total") >= 2.0,
+            "resync after the restart"
+        );
+    }
+    // Nothing doubled: one download, one peer 1.
+    assert_eq!(scrape(addrs[2], &HASH).await.2, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_pause_on_redis_does_not_hold_up_any_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path());
+    let nodes = start_nodes(dir.path(), &redis.url(), "");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+    announce(addrs[0], &HASH, 1, 100, "").await;
+    wait_until!(Duration::from_secs(2), "peer 1 on node 3", {
+        announce(addrs[2], &HASH, 3, 100, "")
+            .await
+            .peers4()
+            .contains(&peer_of(1))
+    });
+    assert_eq!(redis.cli(&["CLIENT", "PAUSE", "4000", "ALL"]).trim(), "OK");
+    let paused = Instant::now();
+    let mut n = 0u8;
+    while paused.elapsed() < Duration::from_secs(3) {
+        for a in &addrs {
+            let start = Instant::now();
+            let d = announce(*a, &HASH, 20 + n % 50, 100, "").await;
+            assert!(
+                start.elapsed() < Duration::from_millis(500),
+                "an answer waited {:?} while Redis was paused",
+                start.elapsed()
+            );
+            assert!(d.int("incomplete") >= 1);
+            n = n.wrapping_add(1);
+        }
+    }
+    // And after the pause everything flows again.
+    redis.cli(&["CLIENT", "UNPAUSE"]);
+    wait_until!(
+        Duration::from_secs(10),
+        "peers announced during the pause reach node 1",
+        {
+            announce(addrs[0], &HASH, 1, 100, "")
+                .await
+                .int("incomplete")
+                >= 4
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_master_redis_cluster_works_without_cross_slot_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let masters: Vec<Redis> = (0..3)
+        .map(|_| {
+            let port = free_port(true);
+            let conf = dir.path().join(format!("nodes-{port}.conf"));
+            Redis::start_on(
+                dir.path(),
+                port,
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    conf.to_str().unwrap(),
+                    "--cluster-node-timeout",
+                    "5000",
+                ],
+            )
+        })
+        .collect();
+    let hosts: Vec<String> = masters
+        .iter()
+        .map(|r| format!("127.0.0.1:{}", r.port))
+        .collect();
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&hosts)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let start = Instant::now();
+    while !masters
+        .iter()
+        .all(|m| m.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the Redis Cluster never became ok"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let urls = masters.iter().map(Redis::url).collect::<Vec<_>>().join(",");
+    let nodes = start_nodes(dir.path(), &urls, "");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+
+    // Twenty swarms, spread over the slots of the three masters.
+    let hashes: Vec<[u8; 20]> = (0..20).map(|i| id20("cluster-slots-", i)).collect();
+    for h in &hashes {
+        announce(addrs[0], h, 1, 100, "").await;
+        announce(addrs[0], h, 1, 0, "&event=completed").await;
+    }
+    for h in &hashes {
+        wait_until!(Duration::from_secs(5), "every swarm on nodes 2 and 3", {
+            let a = announce(addrs[1], h, 2, 100, "").await;
+            let b = announce(addrs[2], h, 3, 100, "").await;
+            a.peers4().contains(&peer_of(1))
+                && b.peers4().contains(&peer_of(1))
+                && a.int("downloaded") == 1
+        });
+    }
+    let mut keys_per_master = Vec::new();
+    for m in &masters {
+        keys_per_master.push(m.cli(&["DBSIZE"]).trim().parse::<u64>().unwrap());
+    }
+    assert!(
+        keys_per_master.iter().filter(|n| **n > 0).count() >= 2,
+        "swarms on several masters: {keys_per_master:?}"
+    );
+    for a in &addrs {
+        let m = metrics(*a).await;
+        assert_eq!(metric(&m, "retracker_cluster_errors_total"), 0.0, "{m}");
+        assert_eq!(metric(&m, "retracker_cluster_up"), 1.0);
+    }
+    for mut n in nodes {
+        let lines = n.stderr().join("\n");
+        assert!(
+            !lines.contains("CROSSSLOT") && !lines.to_lowercase().contains("crossed slots"),
+            "{lines}"
+        );
+    }
+}
