@@ -8,6 +8,7 @@
 
 mod common;
 use common::process::{Launch, Process};
+use common::web::{basic, PASSWORD};
 use common::*;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -150,6 +151,7 @@ fn node_ini(dir: &Path, name: &str, redis_url: &str, tracker: &str) -> PathBuf {
         format!(
             "[TRACKER]\nhost = 127.0.0.1\nport = 0\nudp_port = 0\nannounce_interval_jitter = 0\n{tracker}\
              [DB]\npath = {}\nflush_interval_ms = 100\n[LOGGING]\nlog_file =\n\
+             [STATS]\naccess_username = admin\naccess_password = {PASSWORD}\n\
              [CLUSTER]\nredis_url = {redis_url}\nnode_id = {name}\nsync_interval_ms = 100\nview_max_age_ms = 300\n",
             dir.join(format!("{name}.sqlite")).display()
         ),
@@ -205,6 +207,32 @@ async fn scrape(addr: SocketAddr, hash: &[u8; 20]) -> (i64, i64, i64) {
         }
         other => panic!("no entry for the hash: {other:?}"),
     }
+}
+
+/// `/api/stats` as the admin.
+async fn api_stats(addr: SocketAddr) -> serde_json::Value {
+    let r = get(
+        addr,
+        None,
+        "/api/stats",
+        &[("Authorization", &basic("admin", PASSWORD))],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    serde_json::from_str(&r.text()).unwrap()
+}
+
+/// The dashboard page as the admin.
+async fn dashboard(addr: SocketAddr) -> String {
+    let r = get(
+        addr,
+        None,
+        "/stat",
+        &[("Authorization", &basic("admin", PASSWORD))],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    r.text()
 }
 
 async fn metrics(addr: SocketAddr) -> String {
@@ -418,12 +446,37 @@ async fn redis_killed_every_node_answers_and_restarted_empty_counts_and_peers_co
         }
     );
 
+    // The operator's view while all is well: three live nodes, no alert.
+    wait_until!(Duration::from_secs(5), "three nodes in /api/stats", {
+        let s = api_stats(addrs[0]).await;
+        s["cluster"]["nodes"].as_array().map(Vec::len) == Some(3)
+    });
+    let s = api_stats(addrs[0]).await;
+    assert_eq!(s["cluster"]["node"], "n1");
+    assert_eq!(s["cluster"]["redis_up"], true);
+    let page = dashboard(addrs[0]).await;
+    assert!(
+        page.contains("id=\"cluster-nodes\"") && page.contains("n1 (this node)"),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"cluster-alert\""));
+
     redis.kill();
     for a in &addrs {
         wait_until!(Duration::from_secs(10), "retracker_cluster_up 0", {
             metric(&metrics(*a).await, "retracker_cluster_up") == 0.0
         });
     }
+    let page = dashboard(addrs[1]).await;
+    assert!(page.contains("id=\"cluster-alert\""), "{page}");
+    let s = api_stats(addrs[1]).await;
+    assert_eq!(s["cluster"]["redis_up"], false);
+    assert!(
+        s["cluster"]["redis_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{s}"
+    );
     // Every node answers at once, from its own peers and the last view.
     for (i, a) in addrs.iter().enumerate() {
         let start = Instant::now();

@@ -97,6 +97,16 @@ struct DashboardPage<'a> {
     peer_expiry: String,
     /// The locality tables that have rows: by named network, AS, country.
     geography: Vec<GroupTable>,
+    /// In a cluster: whether Redis answers, and why not.
+    cluster: bool,
+    cluster_up: bool,
+    cluster_error: String,
+    cluster_node: String,
+    cluster_peers: String,
+    local_peers: String,
+    cluster_lag: String,
+    cluster_queued: String,
+    nodes: Vec<super::cluster::NodeView>,
 }
 
 /// The locality tables of `g` that have rows.
@@ -352,6 +362,27 @@ pub async fn page(web: &Arc<Web>, who: &Who) -> Result<Response<Vec<u8>>, WebErr
         clients_cut: cut(o.clients.len(), o.clients_total, "clients"),
         geography: geography_tables(&o.geography),
         peer_expiry: format::duration(u64::from(o.peer_expiry_secs)),
+        cluster: o.cluster.is_some(),
+        cluster_up: o.cluster.as_ref().is_some_and(|k| k.redis_up),
+        cluster_error: o
+            .cluster
+            .as_ref()
+            .and_then(|k| k.redis_error.clone())
+            .unwrap_or_default(),
+        cluster_node: o
+            .cluster
+            .as_ref()
+            .map(|k| k.node.clone())
+            .unwrap_or_default(),
+        cluster_peers: c(o.cluster.as_ref().map_or(0, |k| k.cluster_peers)),
+        local_peers: c(o.cluster.as_ref().map_or(0, |k| k.local_peers)),
+        cluster_lag: format!("{} ms", o.cluster.as_ref().map_or(0, |k| k.sync_lag_ms)),
+        cluster_queued: c(o.cluster.as_ref().map_or(0, |k| k.queued)),
+        nodes: o
+            .cluster
+            .as_ref()
+            .map(super::cluster::rows)
+            .unwrap_or_default(),
     };
     Ok(reply::page(&page))
 }

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod blocklist;
 pub mod chart;
+pub mod cluster;
 pub mod dashboard;
 pub mod error;
 pub mod export;

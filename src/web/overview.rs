@@ -196,6 +196,9 @@ pub struct Overview {
     pub clients: Vec<ClientRow>,
     /// Peers by the operator's named networks, by AS and by country.
     pub geography: Geography,
+    /// The cluster (`[CLUSTER] redis_url`); absent for a single node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::cluster::ClusterOverview>,
 }
 
 /// Peers handed out in announce answers since start, by tier from the requester's point of
@@ -495,6 +498,16 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
         clients_total,
         clients: client_rows(tally.clients, CLIENT_ROWS, TOP_VERSIONS),
         geography,
+        cluster: web.tracker.cluster.as_ref().map(|c| {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            super::cluster::overview(
+                &c.status.figures(&c.node),
+                counts.seeders + counts.leechers,
+                now_ms,
+            )
+        }),
     })
 }
 
