@@ -146,7 +146,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let o = overview(&f, 6, 10_000);
+        let o = overview(&f, 6, 100_000);
         assert_eq!(
             o.cluster_peers, 16,
             "this node's own count, live b, not silent c"
