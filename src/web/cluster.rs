@@ -140,8 +140,8 @@ mod tests {
             node: "a".into(),
             up: true,
             nodes: vec![
-                report("a", 9_000, 5),
-                report("b", 9_500, 10),
+                report("a", 99_000, 5),
+                report("b", 99_500, 10),
                 report("c", 1, 100),
             ],
             ..Default::default()
