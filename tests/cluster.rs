@@ -652,3 +652,41 @@ async fn a_three_master_redis_cluster_works_without_cross_slot_errors() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_with_one_node_id_are_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path());
+    let a = Process::start(&node_ini(dir.path(), "same", &redis.url(), ""));
+    let ini_b = node_ini(
+        &dir.path().join("b-dir").tap_mkdir(),
+        "same",
+        &redis.url(),
+        "",
+    );
+    let b = Process::start(&ini_b);
+    let mut procs = [a, b];
+    wait_until!(
+        Duration::from_secs(15),
+        "an error about the shared node_id",
+        {
+            procs.iter_mut().any(|p| {
+                p.stderr()
+                    .iter()
+                    .any(|l| l.contains("another process reports node_id \"same\""))
+            })
+        }
+    );
+}
+
+/// Creates a folder and gives it back.
+trait TapMkdir {
+    fn tap_mkdir(self) -> PathBuf;
+}
+
+impl TapMkdir for PathBuf {
+    fn tap_mkdir(self) -> PathBuf {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}

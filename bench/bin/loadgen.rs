@@ -16,7 +16,14 @@
 //! own random peer_id, port, torrent and `left`; every announce is from a random peer, so the
 //! swarms reach a steady size and announces update peers the tracker already has. Failures are
 //! answers other than 200, bodies with `failure reason`, I/O errors and answers later than
-//! `--timeout-ms`. The last line is `RESULT key=value ...` for the scripts.
+//! `--timeout-ms`. The last line is `RESULT key=value ...` for the scripts; its
+//! `peers_per_answer` (the mean number of peers in the compact `peers`/`peers6` of the
+//! answers counted) lets a script check that two runs did equal work.
+//!
+//! `--peer-seed` draws the peers (ids, ports, torrents, `left`, and which peer announces
+//! next) from a seed of their own while `--seed` keeps drawing the info hashes: several
+//! generators with one `--seed` and distinct `--peer-seed`s announce into the same swarms
+//! as distinct peers (`bench/cluster.sh`, one generator per node).
 
 use clap::Parser;
 use rand::rngs::SmallRng;
@@ -78,6 +85,11 @@ struct Args {
     /// Seed of the workload (info hashes, peers and their choice).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Seed of the peers and their choice only (default: drawn after the info hashes from
+    /// --seed). Generators with the same --seed and different --peer-seed share the torrents
+    /// but not the peers.
+    #[arg(long)]
+    peer_seed: Option<u64>,
 }
 
 /// A simulated BitTorrent client on one torrent.
@@ -101,6 +113,9 @@ impl Workload {
     fn new(args: &Args) -> Workload {
         let mut rng = SmallRng::seed_from_u64(args.seed);
         let info_hashes: Vec<[u8; 20]> = (0..args.torrents.max(1)).map(|_| rng.random()).collect();
+        if let Some(s) = args.peer_seed {
+            rng = SmallRng::seed_from_u64(s);
+        }
         let peers = (0..args.peers.max(1))
             .map(|_| Peer {
                 torrent: rng.random_range(0..info_hashes.len()),
@@ -184,6 +199,8 @@ struct Stats {
     /// Sends that started later than intended while the connection was idle (generator lag).
     late_sends: u64,
     max_send_lag_us: u64,
+    /// Peers in the answers counted (compact `peers` and `peers6`).
+    peers: u64,
 }
 
 impl Stats {
@@ -207,12 +224,18 @@ impl Stats {
         self.io += other.io;
         self.timeout += other.timeout;
         self.late_sends += other.late_sends;
+        self.peers += other.peers;
         self.max_send_lag_us = self.max_send_lag_us.max(other.max_send_lag_us);
     }
 }
 
-/// Sends `req` and reads one answer; checks the status and the body.
-async fn exchange(stream: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Result<bool, Fault> {
+/// Sends `req` and reads one answer; checks the status and the body. Returns whether the
+/// server closes the connection, and the peers in the answer.
+async fn exchange(
+    stream: &mut TcpStream,
+    req: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(bool, u64), Fault> {
     stream.write_all(req).await.map_err(|_| Fault::Io)?;
     buf.clear();
     let header_end = loop {
@@ -252,7 +275,25 @@ async fn exchange(stream: &mut TcpStream, req: &[u8], buf: &mut Vec<u8>) -> Resu
     if find(body, b"failure reason").is_some() {
         return Err(Fault::FailureReason);
     }
-    Ok(close)
+    let peers = compact_len(body, b"5:peers", 6) + compact_len(body, b"6:peers6", 18);
+    Ok((close, peers))
+}
+
+/// Peers in a compact list of a bencoded answer: the string after `key` (e.g. `5:peers`,
+/// then `300:...`) divided by `size` bytes a peer; 0 without that key.
+fn compact_len(body: &[u8], key: &[u8], size: u64) -> u64 {
+    let Some(at) = find(body, key) else {
+        return 0;
+    };
+    let rest = &body[at + key.len()..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || rest.get(digits) != Some(&b':') {
+        return 0;
+    }
+    std::str::from_utf8(&rest[..digits])
+        .ok()
+        .and_then(|d| d.parse::<u64>().ok())
+        .map_or(0, |n| n / size)
 }
 
 async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, Fault> {
@@ -292,7 +333,8 @@ async fn connection(
     mut ticks: Option<UnboundedReceiver<Instant>>,
 ) -> Stats {
     let mut stats = Stats::default();
-    let mut rng = SmallRng::seed_from_u64(args.seed ^ (id as u64 + 1).wrapping_mul(0x9e37_79b9));
+    let seed = args.peer_seed.unwrap_or(args.seed);
+    let mut rng = SmallRng::seed_from_u64(seed ^ (id as u64 + 1).wrapping_mul(0x9e37_79b9));
     let paced = ticks.is_some();
     let mut prev_done = clock.start;
     let mut stream: Option<TcpStream> = None;
@@ -346,10 +388,11 @@ async fn connection(
         }
         let counted = sent >= clock.measure_from;
         match result {
-            Ok(close) => {
+            Ok((close, peers)) => {
                 if counted {
                     let us = done.duration_since(origin).as_micros();
                     stats.latencies_us.push(us.min(u32::MAX as u128) as u32);
+                    stats.peers += peers;
                 }
                 if close || args.close {
                     stream = None;
@@ -508,9 +551,11 @@ fn main() -> std::process::ExitCode {
             stats.late_sends, stats.max_send_lag_us
         );
     }
+    let peers_per_answer = stats.peers as f64 / lat.len().max(1) as f64;
+    println!("peers per answer: {peers_per_answer:.1}");
     println!(
         "RESULT mode={} close={} target_rate={} rate={rate:.0} answered={} p50_us={p50} p90_us={p90} \
-         p99_us={p99} p999_us={p999} max_us={max} failures={}",
+         p99_us={p99} p999_us={p999} max_us={max} failures={} peers_per_answer={peers_per_answer:.1}",
         if args.max { "max" } else { "open" },
         args.close,
         if args.max { 0.0 } else { args.rate },

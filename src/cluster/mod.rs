@@ -44,6 +44,8 @@ pub struct Cluster {
     pub views: Views,
     /// Counters and state for the operator.
     pub status: Status,
+    /// This process's [`status::NodeReport::instance`].
+    pub instance: u64,
     config: ClusterConfig,
 }
 
@@ -54,6 +56,7 @@ impl Cluster {
             node: node_id(config),
             views: Views::new(Duration::from_millis(u64::from(config.view_max_age_ms))),
             status: Status::default(),
+            instance: rand::random::<u64>() | 1,
             config: config.clone(),
         }
     }
@@ -91,6 +94,16 @@ impl Cluster {
     pub fn merge_scrape(&self, entries: &mut [ScrapeEntry]) {
         for e in entries {
             view::merge_scrape(&self.views.get(&e.info_hash), e);
+        }
+    }
+
+    /// Adds the other nodes' counts to a full scrape's entries, from the views this node holds
+    /// (a full scrape asks for no view: it would read every swarm from Redis).
+    pub fn merge_full_scrape(&self, entries: &mut [ScrapeEntry]) {
+        for e in entries {
+            if let Some(view) = self.views.peek(&e.info_hash) {
+                view::merge_scrape(&view, e);
+            }
         }
     }
 

@@ -91,9 +91,8 @@ async fn read_views(c: &Cluster, t: &Tracker, redis: &mut Redis, swarms: &[InfoH
                 .fetch_add(swarms.len() as u64, Ordering::Relaxed);
         }
         Err(why) => {
-            for h in swarms {
-                c.views.failed(h);
-            }
+            // The swarms are asked again by a request once `view_max_age_ms` has passed, not at
+            // once: a Redis that refuses connections must not make this loop spin.
             if c.status.down(why.clone()) {
                 tracing::warn!("cluster: Redis does not answer ({why}); serving the last view");
             }
@@ -201,6 +200,17 @@ async fn read_nodes(c: &Cluster, redis: &mut Redis) {
             continue;
         };
         report.node = id;
+        let fresh = now.saturating_sub(report.pushed_at_ms) < 10_000;
+        if report.node == c.node
+            && report.instance != c.instance
+            && fresh
+            && !c.status.id_clash.swap(true, Ordering::Relaxed)
+        {
+            tracing::error!(
+                "cluster: another process reports node_id {:?} too; give every node its own [CLUSTER] node_id, or their completions and views get mixed up",
+                c.node
+            );
+        }
         if now.saturating_sub(report.pushed_at_ms) > FORGET_NODE_MS {
             stale.push(report.node);
         } else {

@@ -19,6 +19,11 @@ pub struct NodeReport {
     pub lag_ms: u64,
     /// Its retracker version.
     pub version: String,
+    /// A random number the process drew at start: two processes reporting one node id with
+    /// different instances are two nodes sharing an id (their completions would be counted
+    /// as one node's).
+    #[serde(default)]
+    pub instance: u64,
 }
 
 /// Counters and state of this node's cluster tasks.
@@ -54,6 +59,8 @@ pub struct Status {
     pub nodes: Mutex<Vec<NodeReport>>,
     /// Why Redis is down, when it is.
     pub last_error: Mutex<Option<String>>,
+    /// Another process reports this node's id (logged once).
+    pub id_clash: AtomicBool,
 }
 
 impl Status {

@@ -101,6 +101,7 @@ pub async fn run(
             },
             lag_ms: held_since.map_or(0, |s| s.elapsed().as_millis() as u64),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            instance: c.instance,
         };
         let mut pipes = batch.pipes(&c.node);
         let mut registry = pipe();

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Peers read per family and role at each refresh.
-pub const SAMPLE: usize = 200;
+pub const SAMPLE: usize = 100;
 
 /// Most swarms waiting for a refresh; beyond it a swarm is asked again by a later request.
 const MAX_WANTED: usize = 100_000;
@@ -142,11 +142,10 @@ impl Views {
         }
     }
 
-    /// Lets a swarm whose refresh failed be asked again at once.
-    pub fn failed(&self, h: &InfoHash) {
-        if let Some(slot) = self.shard(h).lock().get_mut(h) {
-            slot.asked_at = None;
-        }
+    /// The view of `h` if this node holds one, without asking for a refresh (a full scrape
+    /// must not make the node read every swarm it has).
+    pub fn peek(&self, h: &InfoHash) -> Option<Arc<View>> {
+        self.shard(h).lock().get(h).map(|s| Arc::clone(&s.view))
     }
 
     /// Drops the views no request used for `idle`; returns how many are left. A walk of the

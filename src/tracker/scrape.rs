@@ -36,7 +36,7 @@ pub async fn full(t: &Arc<Tracker>) -> Result<Vec<ScrapeEntry>, Refusal> {
         let mut out = Vec::new();
         t.store.scrape_all(&mut out);
         if let Some(cluster) = &t.cluster {
-            cluster.merge_scrape(&mut out);
+            cluster.merge_full_scrape(&mut out);
         }
         out.retain(|e| t.access.permits(&e.info_hash));
         out

@@ -135,6 +135,7 @@ mod tests {
             peers,
             lag_ms: 7,
             version: "0.1.0".into(),
+            instance: 1,
         };
         let f = Figures {
             node: "a".into(),
