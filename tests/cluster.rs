@@ -8,6 +8,7 @@
 
 mod common;
 use common::process::{Launch, Process};
+use common::testca;
 use common::web::{basic, PASSWORD};
 use common::*;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -21,6 +22,8 @@ struct Redis {
     port: u16,
     dir: PathBuf,
     args: Vec<String>,
+    /// redis-cli's options besides the port (TLS, password).
+    cli_opts: Vec<String>,
 }
 
 /// A port free on 127.0.0.1 now (and, for a Redis Cluster node, its bus port + 10000 too).
@@ -82,6 +85,63 @@ impl Redis {
             port,
             dir,
             args,
+            cli_opts: Vec::new(),
+        };
+        r.wait_ready();
+        r
+    }
+
+    /// A Redis that speaks TLS only (the test CA's `localhost` certificate) and wants a
+    /// password.
+    fn start_tls(dir: &Path, files: &testca::Files, password: &str) -> Redis {
+        need("redis-server");
+        let port = free_port(false);
+        let p = |x: &Path| x.to_str().unwrap().to_owned();
+        let args: Vec<String> = [
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            &p(dir),
+            "--tls-cert-file",
+            &p(&files.cert),
+            "--tls-key-file",
+            &p(&files.key),
+            "--tls-ca-cert-file",
+            &p(&files.ca),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            password,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let r = Redis {
+            child: spawn_redis(&args),
+            port,
+            dir: dir.to_owned(),
+            args,
+            cli_opts: [
+                "--tls",
+                "--cacert",
+                &p(&files.ca),
+                "-h",
+                "localhost",
+                "-a",
+                password,
+                "--no-auth-warning",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         };
         r.wait_ready();
         r
@@ -106,6 +166,7 @@ impl Redis {
     fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string()])
+            .args(&self.cli_opts)
             .args(args)
             .output()
             .unwrap();
@@ -689,4 +750,86 @@ impl TapMkdir for PathBuf {
         std::fs::create_dir_all(&self).unwrap();
         self
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_password_works_and_the_password_is_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = testca::write(dir.path());
+    let redis = Redis::start_tls(dir.path(), &files, "s3cret-redis");
+    let url = format!("rediss://localhost:{}/0", redis.port);
+    // The password in redis_password for node 1, in the URL for node 2; both trust the test CA
+    // through SSL_CERT_FILE, as an operator's own CA would be.
+    let mut nodes = Vec::new();
+    for (name, url, password) in [
+        ("n1", url.clone(), "s3cret-redis"),
+        (
+            "n2",
+            format!("rediss://:s3cret-redis@localhost:{}/0", redis.port),
+            "",
+        ),
+    ] {
+        let ini = node_ini(dir.path(), name, &url, "");
+        let text = std::fs::read_to_string(&ini).unwrap();
+        std::fs::write(&ini, format!("{text}redis_password = {password}\n")).unwrap();
+        nodes.push(
+            Launch::new()
+                .config(&ini)
+                .env("SSL_CERT_FILE", &files.ca)
+                .start(),
+        );
+    }
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+    announce(addrs[0], &HASH, 1, 100, "").await;
+    wait_until!(Duration::from_secs(5), "peer 1 on node 2 over TLS", {
+        announce(addrs[1], &HASH, 2, 100, "")
+            .await
+            .peers4()
+            .contains(&peer_of(1))
+    });
+    assert!(redis.cli(&["DBSIZE"]).trim().parse::<u64>().unwrap() > 0);
+    for mut n in nodes {
+        let lines = n.stderr().join("\n");
+        assert!(!lines.contains("s3cret-redis"), "{lines}");
+    }
+    // A wrong password: the node serves alone, says why, and never prints the password.
+    let ini = node_ini(
+        dir.path(),
+        "n3",
+        &format!("rediss://:wrong-pw@localhost:{}/0", redis.port),
+        "",
+    );
+    let mut n3 = Launch::new()
+        .config(&ini)
+        .env("SSL_CERT_FILE", &files.ca)
+        .start();
+    let a3 = n3.addr;
+    wait_until!(
+        Duration::from_secs(10),
+        "retracker_cluster_up 0 with a wrong password",
+        {
+            metric(&metrics(a3).await, "retracker_cluster_up") == 0.0
+                && n3
+                    .stderr()
+                    .iter()
+                    .any(|l| l.contains("cluster: Redis does not answer"))
+        }
+    );
+    let d = announce(a3, &HASH, 3, 100, "").await;
+    assert_eq!(d.int("incomplete"), 1, "served alone");
+    let lines = n3.stderr().join("\n");
+    assert!(!lines.contains("wrong-pw"), "{lines}");
+    assert_eq!(
+        lines.matches("Redis does not answer").count(),
+        1,
+        "logged once: {lines}"
+    );
+    eprintln!(
+        "{}",
+        lines
+            .lines()
+            .filter(|l| l.contains("cluster"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

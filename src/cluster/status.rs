@@ -3,7 +3,13 @@
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+
+// `Status::state` is 0 before the first exchange with Redis.
+/// Redis answered the last exchange.
+const UP: u8 = 1;
+/// The last exchange failed.
+const DOWN: u8 = 2;
 
 /// What a node publishes about itself at every push (field `node` of `rt:nodes`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,8 +35,8 @@ pub struct NodeReport {
 /// Counters and state of this node's cluster tasks.
 #[derive(Debug, Default)]
 pub struct Status {
-    /// Redis answers (the last command succeeded).
-    pub up: AtomicBool,
+    /// Whether Redis answered the last exchange: 0 before the first exchange, [`UP`] or [`DOWN`].
+    state: AtomicU8,
     /// Pushes of changes that succeeded.
     pub push_batches: AtomicU64,
     /// Redis commands sent (each command of a pipeline, each script call).
@@ -69,20 +75,27 @@ impl Status {
         self.commands.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Records a failure; returns true when Redis was up until now (log it once).
+    /// Records a failure; returns true when it is the first since start or since Redis last
+    /// answered (log it once).
     pub fn down(&self, why: String) -> bool {
         self.errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock() = Some(why);
-        self.up.swap(false, Ordering::Relaxed)
+        self.state.swap(DOWN, Ordering::Relaxed) != DOWN
     }
 
-    /// Records a success; returns true when Redis was down until now.
+    /// Records a success; returns true when Redis did not answer until now (first contact
+    /// included).
     pub fn back(&self) -> bool {
-        let was_up = self.up.swap(true, Ordering::Relaxed);
-        if !was_up {
+        let was = self.state.swap(UP, Ordering::Relaxed);
+        if was != UP {
             *self.last_error.lock() = None;
         }
-        !was_up
+        was != UP
+    }
+
+    /// Whether Redis answered the last exchange.
+    pub fn is_up(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == UP
     }
 
     /// The figures `/metrics` and the pages show.
@@ -92,7 +105,7 @@ impl Status {
         let now = super::unix_ms();
         Figures {
             node: node.to_owned(),
-            up: self.up.load(Ordering::Relaxed),
+            up: self.is_up(),
             push_batches: get(&self.push_batches),
             commands: get(&self.commands),
             errors: get(&self.errors),
