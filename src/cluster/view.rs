@@ -10,8 +10,8 @@
 //! Merging follows the locality rules of `crate::swarm::tiers` over the union of the node's
 //! own picks and the view's candidates: `outside_share` of the answer drawn from everything,
 //! the rest by tier (own network, operator's networks, outside), `strict` never across the
-//! operator's border. The draw is weighted (Efraimidis–Spirakis) so that every peer of the
-//! cluster is about equally likely, however the swarm is split between the nodes.
+//! operator's border. The draw is weighted so that every peer of the cluster is about equally
+//! likely, however the swarm is split between the nodes.
 
 use crate::locality::{Locality, Mode, NetId, Tier};
 use crate::protocol::announce::ResponsePeer;
@@ -183,7 +183,13 @@ pub struct Requester {
 
 /// Adds the view's counts to an announce's and merges its peers into the answer. `own_eligible`
 /// is how many of the node's own peers the own picks were drawn from; `net_of` gives an own
-/// pick's network.
+/// pick's network when the answer is not in tier order (`off`; `prefer` and `strict` answers
+/// list the nearest tier first, `handed_out` says how many of each).
+///
+/// Every peer handed out stands for `eligible / sampled` peers of its side (own or other
+/// nodes'), and each slot of the answer is drawn from one side with that weight, so every peer
+/// of the cluster is about equally likely. `outside_share` of the answer is drawn from both
+/// sides whatever the tier, the rest nearest tier first, as `swarm::tiers` does.
 pub fn merge_announce(
     view: &View,
     r: &Requester,
@@ -195,11 +201,12 @@ pub fn merge_announce(
     out.complete = out.complete.saturating_add(view.seeders);
     out.incomplete = out.incomplete.saturating_add(view.leechers);
     out.downloaded = out.downloaded.max(view.own_completed) + view.completed;
-    if r.numwant == 0 {
+    if r.numwant == 0 || view.peers.is_empty() {
         return;
     }
+    let req = r.locality.requester;
     let allowed = allowed(r.locality);
-    let candidates: Vec<&ViewPeer> = view
+    let mut others: Vec<(Tier, ResponsePeer)> = view
         .peers
         .iter()
         .filter(|p| {
@@ -207,54 +214,113 @@ pub fn merge_announce(
                 && (p.ip, p.port) != (r.ip, r.port)
                 && !(r.seeder && p.seeder)
                 && r.family.is_none_or(|f| family_of(p.ip) == f)
-                && allowed[p.net.tier_for(r.locality.requester) as usize]
-                && !out.peers.iter().any(|o| (o.ip, o.port) == (p.ip, p.port))
+        })
+        .map(|p| (p.net.tier_for(req), p))
+        .filter(|(t, _)| allowed[*t as usize])
+        .map(|(t, p)| {
+            let peer = ResponsePeer {
+                ip: p.ip,
+                port: p.port,
+                peer_id: p.peer_id,
+            };
+            (t, peer)
         })
         .collect();
-    if candidates.is_empty() {
+    if others.is_empty() {
         return;
     }
-    let others = if r.seeder {
+    let mut own: Vec<(Tier, ResponsePeer)> = if r.locality.mode == Mode::Off {
+        out.peers
+            .drain(..)
+            .map(|p| (net_of(p.ip).tier_for(req), p))
+            .collect()
+    } else {
+        let mut tiers = Tier::ALL
+            .iter()
+            .flat_map(|&t| std::iter::repeat_n(t, out.handed_out[t as usize] as usize));
+        out.peers
+            .drain(..)
+            .map(|p| (tiers.next().unwrap_or(Tier::Outside), p))
+            .collect()
+    };
+    let other_eligible = f64::from(if r.seeder {
         view.leechers
     } else {
-        view.seeders + view.leechers
-    } as f64;
-    let w_view = (others / candidates.len() as f64).max(1.0);
-    let w_own = (own_eligible as f64 / out.peers.len().max(1) as f64).max(1.0);
-    // (weighted key, tier, peer): a larger key wins; ln(u)/w orders like u^(1/w).
-    let mut pool: Vec<(f64, Tier, ResponsePeer)> =
-        Vec::with_capacity(out.peers.len() + candidates.len());
-    let requester = r.locality.requester;
-    for p in out.peers.drain(..) {
-        let tier = net_of(p.ip).tier_for(requester);
-        pool.push((key(rng, w_own), tier, p));
-    }
-    for p in candidates {
-        let peer = ResponsePeer {
-            ip: p.ip,
-            port: p.port,
-            peer_id: p.peer_id,
-        };
-        pool.push((key(rng, w_view), p.net.tier_for(requester), peer));
-    }
-    let n = r.numwant.min(pool.len());
-    pool.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let chosen: Vec<(f64, Tier, ResponsePeer)> = if r.locality.mode == Mode::Off {
-        pool.truncate(n);
-        pool
+        view.seeders.saturating_add(view.leechers)
+    });
+    let w_own = (own_eligible as f64 / own.len().max(1) as f64).max(1.0);
+    let w_other = (other_eligible / others.len() as f64).max(1.0);
+    let n = r.numwant.min(own.len() + others.len());
+    let mut chosen = Vec::with_capacity(n);
+    let random = if r.locality.mode == Mode::Off {
+        n
     } else {
-        // `outside_share` of the answer drawn from everything, the rest nearest first.
-        let random = ((r.locality.outside_share as f64) * n as f64).floor() as usize;
-        let mut rest = pool.split_off(random.min(pool.len()));
-        rest.sort_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)));
-        rest.truncate(n - pool.len());
-        pool.extend(rest);
-        pool
+        ((f64::from(r.locality.outside_share) * n as f64 * (1.0 + 1e-6)).floor() as usize).min(n)
     };
+    take_mixed(
+        rng,
+        &mut own,
+        &mut others,
+        random,
+        (w_own, w_other),
+        &mut chosen,
+    );
+    for t in Tier::ALL {
+        let left = n - chosen.len();
+        if left == 0 {
+            break;
+        }
+        let mut own_t = split_tier(&mut own, t);
+        let mut others_t = split_tier(&mut others, t);
+        take_mixed(
+            rng,
+            &mut own_t,
+            &mut others_t,
+            left,
+            (w_own, w_other),
+            &mut chosen,
+        );
+    }
+    // Nearest first, as the store lists them.
+    chosen.sort_by_key(|(t, _)| *t);
     out.handed_out = [0; 3];
-    for (_, tier, p) in chosen {
-        out.handed_out[tier as usize] += 1;
-        out.peers.push(p);
+    for (t, p) in chosen {
+        // The same peer listed by this node and in the view (it moved between nodes since the
+        // view was read) goes out once.
+        if !out.peers.iter().any(|o| (o.ip, o.port) == (p.ip, p.port)) {
+            out.handed_out[t as usize] += 1;
+            out.peers.push(p);
+        }
+    }
+}
+
+/// Takes the entries of tier `t` out of `v`.
+fn split_tier(v: &mut Vec<(Tier, ResponsePeer)>, t: Tier) -> Vec<(Tier, ResponsePeer)> {
+    let (of_t, rest): (Vec<_>, Vec<_>) = v.drain(..).partition(|(tier, _)| *tier == t);
+    *v = rest;
+    of_t
+}
+
+/// Moves up to `k` entries of `a` and `b` into `out`, slot by slot, each slot from `a` or `b`
+/// in proportion to the peers they stand for (`weights` per entry times what is left of each),
+/// the entry uniformly within it.
+fn take_mixed<T>(
+    rng: &mut impl Rng,
+    a: &mut Vec<T>,
+    b: &mut Vec<T>,
+    k: usize,
+    (wa, wb): (f64, f64),
+    out: &mut Vec<T>,
+) {
+    for _ in 0..k.min(a.len() + b.len()) {
+        let (ma, mb) = (wa * a.len() as f64, wb * b.len() as f64);
+        let from = if rng.random::<f64>() * (ma + mb) < ma {
+            &mut *a
+        } else {
+            &mut *b
+        };
+        let i = rng.random_range(0..from.len());
+        out.push(from.swap_remove(i));
     }
 }
 
@@ -263,12 +329,6 @@ pub fn merge_scrape(view: &View, e: &mut ScrapeEntry) {
     e.complete = e.complete.saturating_add(view.seeders);
     e.incomplete = e.incomplete.saturating_add(view.leechers);
     e.downloaded = e.downloaded.max(view.own_completed) + view.completed;
-}
-
-/// A weighted-sampling key for weight `w`.
-fn key(rng: &mut impl Rng, w: f64) -> f64 {
-    let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
-    u.ln() / w
 }
 
 /// Which tiers may be handed out (by `Tier as usize`), as in `swarm::tiers`.
