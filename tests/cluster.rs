@@ -210,7 +210,7 @@ fn node_ini(dir: &Path, name: &str, redis_url: &str, tracker: &str) -> PathBuf {
     std::fs::write(
         &ini,
         format!(
-            "[TRACKER]\nhost = 127.0.0.1\nport = 0\nudp_port = 0\nannounce_interval_jitter = 0\n{tracker}\
+            "[TRACKER]\nhost = 127.0.0.1\nport = 0\nannounce_interval_jitter = 0\n{tracker}\
              [DB]\npath = {}\nflush_interval_ms = 100\n[LOGGING]\nlog_file =\n\
              [STATS]\naccess_username = admin\naccess_password = {PASSWORD}\n\
              [CLUSTER]\nredis_url = {redis_url}\nnode_id = {name}\nsync_interval_ms = 100\nview_max_age_ms = 300\n",
@@ -832,4 +832,87 @@ async fn rediss_with_a_password_works_and_the_password_is_never_logged() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// A BEP 15 announce from 127.0.0.`n` (port 6000 + n) to the UDP tracker on the node's HTTP
+/// port; returns (leechers, seeders, peers).
+async fn udp_announce(node: SocketAddr, hash: &[u8; 20], n: u8) -> (u32, u32, Vec<SocketAddr>) {
+    let sock = tokio::net::UdpSocket::bind(SocketAddr::new(ip(n), 0))
+        .await
+        .unwrap();
+    let exchange = |packet: Vec<u8>| {
+        let sock = &sock;
+        async move {
+            sock.send_to(&packet, node).await.unwrap();
+            let mut buf = vec![0u8; 2048];
+            let (len, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+                .await
+                .expect("a UDP answer within 5 s")
+                .unwrap();
+            buf.truncate(len);
+            buf
+        }
+    };
+    let mut connect = 0x0417_2710_1980u64.to_be_bytes().to_vec();
+    connect.extend_from_slice(&0u32.to_be_bytes());
+    connect.extend_from_slice(&7u32.to_be_bytes());
+    let r = exchange(connect).await;
+    assert_eq!(&r[..8], &[0, 0, 0, 0, 0, 0, 0, 7], "connect answer");
+    let conn = &r[8..16];
+    let mut a = conn.to_vec();
+    a.extend_from_slice(&1u32.to_be_bytes());
+    a.extend_from_slice(&8u32.to_be_bytes());
+    a.extend_from_slice(hash);
+    a.extend_from_slice(&id20("-CL0001-", u32::from(n)));
+    a.extend_from_slice(&0u64.to_be_bytes()); // downloaded
+    a.extend_from_slice(&100u64.to_be_bytes()); // left
+    a.extend_from_slice(&0u64.to_be_bytes()); // uploaded
+    a.extend_from_slice(&0u32.to_be_bytes()); // event
+    a.extend_from_slice(&0u32.to_be_bytes()); // ip
+    a.extend_from_slice(&9u32.to_be_bytes()); // key
+    a.extend_from_slice(&50i32.to_be_bytes()); // numwant
+    a.extend_from_slice(&(6000 + u16::from(n)).to_be_bytes());
+    let r = exchange(a).await;
+    assert_eq!(&r[..8], &[0, 0, 0, 1, 0, 0, 0, 8], "announce answer: {r:?}");
+    let be = |at: usize| u32::from_be_bytes(r[at..at + 4].try_into().unwrap());
+    let peers = r[20..]
+        .chunks(6)
+        .map(|c| {
+            SocketAddr::new(
+                IpAddr::from([c[0], c[1], c[2], c[3]]),
+                u16::from_be_bytes([c[4], c[5]]),
+            )
+        })
+        .collect();
+    (be(12), be(16), peers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_announces_share_the_cluster_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path());
+    let nodes = start_nodes(dir.path(), &redis.url(), "");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+    // Peer 1 over HTTP on node 1, peer 2 over UDP on node 2: each gets the other.
+    announce(addrs[0], &HASH, 1, 100, "").await;
+    wait_until!(Duration::from_secs(2), "peer 1 in node 2's UDP answer", {
+        udp_announce(addrs[1], &HASH, 2)
+            .await
+            .2
+            .contains(&peer_of(1))
+    });
+    wait_until!(Duration::from_secs(2), "peer 2 in node 1's HTTP answer", {
+        announce(addrs[0], &HASH, 1, 100, "")
+            .await
+            .peers4()
+            .contains(&peer_of(2))
+    });
+    // Node 3 reads the swarm at its first request (the answer to that one has its own peers
+    // only): the counts are the cluster's soon after.
+    wait_until!(
+        Duration::from_secs(2),
+        "the cluster's counts over UDP on node 3",
+        udp_announce(addrs[2], &HASH, 3).await.0 == 3
+    );
+    assert_eq!(udp_announce(addrs[2], &HASH, 3).await.1, 0, "no seeders");
 }
