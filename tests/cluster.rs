@@ -460,6 +460,24 @@ async fn one_download_reported_through_two_nodes_counts_once_and_a_kill_9_does_n
         }
         all
     });
+    // The web UI shows the cluster's count too: the torrents export of the node that lost the
+    // claim (its own count is 0).
+    let loser = 1 - winner;
+    let r = get(
+        addrs[loser],
+        None,
+        "/export/torrents.json",
+        &[("Authorization", &basic("admin", PASSWORD))],
+    )
+    .await;
+    let list: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["info_hash"] == "5a".repeat(20))
+        .unwrap_or_else(|| panic!("no row: {list}"));
+    assert_eq!(row["completed"], 2, "{row}");
     // Stays 2: nothing was counted a third time.
     for _ in 0..5 {
         for a in &addrs {

@@ -25,6 +25,15 @@ pub fn counts(t: &Tracker, hashes: &[InfoHash], out: &mut Vec<ScrapeEntry>) {
     }
 }
 
+/// The counts of every swarm in memory, the cluster's where this node holds a view of it (for
+/// the web UI's tables and exports; no access filter). A walk: call it on the blocking pool.
+pub fn every(t: &Tracker, out: &mut Vec<ScrapeEntry>) {
+    t.store.scrape_all(out);
+    if let Some(cluster) = &t.cluster {
+        cluster.merge_full_scrape(out);
+    }
+}
+
 /// The counts of every torrent the access list permits, when `[TRACKER] full_scrape` is on.
 /// Walks every swarm, so it runs on the blocking pool ([`crate::blocking`]).
 pub async fn full(t: &Arc<Tracker>) -> Result<Vec<ScrapeEntry>, Refusal> {
@@ -34,10 +43,7 @@ pub async fn full(t: &Arc<Tracker>) -> Result<Vec<ScrapeEntry>, Refusal> {
     let t = Arc::clone(t);
     Ok(crate::blocking::run(move || {
         let mut out = Vec::new();
-        t.store.scrape_all(&mut out);
-        if let Some(cluster) = &t.cluster {
-            cluster.merge_full_scrape(&mut out);
-        }
+        every(&t, &mut out);
         out.retain(|e| t.access.permits(&e.info_hash));
         out
     })

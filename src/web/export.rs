@@ -159,7 +159,7 @@ async fn torrents_export(web: &Arc<Web>, as_json: bool) -> Result<Response<Vec<u
     let w = Arc::clone(web);
     let swarms = crate::blocking::try_run(move || {
         let mut swarms = Vec::new();
-        w.store.scrape_all(&mut swarms);
+        crate::tracker::scrape::every(&w.tracker, &mut swarms);
         swarms.sort_unstable_by(|a, b| {
             (b.complete + b.incomplete, b.complete, a.info_hash).cmp(&(
                 a.complete + a.incomplete,

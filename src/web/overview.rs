@@ -403,9 +403,14 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
         let geography = super::geography::tally(&tally.addrs, &map, GEOGRAPHY_ROWS);
         let mut swarms = Vec::new();
         w.store.scrape_all(&mut swarms);
+        // This node's own counts for the total (the database's is too); each torrent's row
+        // shows the cluster's count (`scrape::every`) in a cluster.
+        let mem_completed = swarms.iter().map(|s| s.downloaded).sum::<u64>();
+        if let Some(cluster) = &w.tracker.cluster {
+            cluster.merge_full_scrape(&mut swarms);
+        }
         let completed: HashMap<InfoHash, u64> =
             swarms.iter().map(|s| (s.info_hash, s.downloaded)).collect();
-        let mem_completed = swarms.iter().map(|s| s.downloaded).sum::<u64>();
         (tally, completed, mem_completed, geography)
     })
     .await
