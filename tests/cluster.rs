@@ -934,3 +934,111 @@ async fn udp_announces_share_the_cluster_too() {
     );
     assert_eq!(udp_announce(addrs[2], &HASH, 3).await.1, 0, "no seeders");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_redis_sentinel_the_nodes_follow_a_failover() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary = Redis::start(dir.path());
+    let replica_port = free_port(false);
+    let replica = Redis::start_on(
+        dir.path(),
+        replica_port,
+        &["--replicaof", "127.0.0.1", &primary.port.to_string()],
+    );
+    // A Sentinel watching the primary (quorum 1), with a config file of its own (Sentinel
+    // rewrites it).
+    let sport = free_port(false);
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {sport}\nbind 127.0.0.1\ndir {}\nsentinel monitor main 127.0.0.1 {} 1\n\
+             sentinel down-after-milliseconds main 1000\nsentinel failover-timeout main 5000\n",
+            dir.path().display(),
+            primary.port
+        ),
+    )
+    .unwrap();
+    let mut sentinel = Command::new("redis-server")
+        .arg(&conf)
+        .arg("--sentinel")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let cli = |port: u16, args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let start = Instant::now();
+    // The Sentinel knows the primary and has found its replica.
+    while !cli(sport, &["SENTINEL", "REPLICAS", "main"]).contains(&replica_port.to_string()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the Sentinel never saw the replica"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("sentinel://127.0.0.1:{sport}/main");
+    let nodes = start_nodes(dir.path(), &url, "");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
+    announce(addrs[0], &HASH, 1, 100, "").await;
+    wait_until!(
+        Duration::from_secs(3),
+        "peer 1 on node 2 through the Sentinel's primary",
+        {
+            announce(addrs[1], &HASH, 2, 100, "")
+                .await
+                .peers4()
+                .contains(&peer_of(1))
+        }
+    );
+
+    // Failover: the replica becomes the primary; the nodes follow and keep sharing.
+    assert!(cli(sport, &["SENTINEL", "FAILOVER", "main"]).contains("OK"));
+    let start = Instant::now();
+    // Done when the old primary follows the new one.
+    while !(replica.cli(&["ROLE"]).starts_with("master")
+        && primary.cli(&["ROLE"]).starts_with("slave"))
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "no failover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    announce(addrs[2], &HASH, 3, 100, "").await;
+    wait_until!(
+        Duration::from_secs(10),
+        "peer 3 (announced after the failover) on node 1",
+        {
+            announce(addrs[0], &HASH, 1, 100, "")
+                .await
+                .peers4()
+                .contains(&peer_of(3))
+        }
+    );
+    wait_until!(
+        Duration::from_secs(5),
+        "peer 1 still on node 2 after the failover",
+        {
+            announce(addrs[1], &HASH, 2, 100, "")
+                .await
+                .peers4()
+                .contains(&peer_of(1))
+        }
+    );
+    assert!(
+        replica
+            .cli(&["EXISTS", &format!("rt:{{{}}}:4l", "5a".repeat(20))])
+            .trim()
+            == "1",
+        "the new primary holds the swarm: {} / old {}",
+        replica.cli(&["KEYS", "*"]),
+        primary.cli(&["KEYS", "*"])
+    );
+    let _ = sentinel.kill();
+    let _ = sentinel.wait();
+    drop(primary);
+}

@@ -1,6 +1,6 @@
 //! The one place that speaks to Redis: the connection (standalone Redis or Valkey through an
-//! auto-reconnecting multiplexed connection, or a Redis Cluster with slot routing), pipelines
-//! with a time limit, and the three Lua scripts.
+//! auto-reconnecting multiplexed connection, the primary a Redis Sentinel names, or a Redis
+//! Cluster with slot routing), pipelines with a time limit, and the three Lua scripts.
 //!
 //! A pipeline to a Redis Cluster must stay within one slot; every key of a swarm shares its
 //! hash tag (see `keys`), so the callers build one pipeline per swarm. Against a standalone
@@ -11,7 +11,9 @@ use crate::config::ClusterConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{IntoConnectionInfo, Value};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{IntoConnectionInfo, RedisConnectionInfo, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use redis::{cmd, pipe, Pipeline, Value as Reply};
@@ -66,6 +68,22 @@ pub enum Redis {
     Single(ConnectionManager),
     /// A Redis Cluster.
     Cluster(ClusterConnection),
+    /// The primary that Redis Sentinel names, asked again after any failure (a failover).
+    Sentinel(Arc<SentinelLink>),
+}
+
+/// The Sentinels and the connection to the primary they named last.
+pub struct SentinelLink {
+    sentinels: tokio::sync::Mutex<SentinelClient>,
+    primary: parking_lot::Mutex<Option<ConnectionManager>>,
+}
+
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(1))
 }
 
 /// Opens the connection `config` names. A standalone server is connected lazily (the node
@@ -73,6 +91,12 @@ pub enum Redis {
 /// caller retries.
 pub async fn connect(config: &ClusterConfig) -> Result<Redis, String> {
     let pw = (!config.redis_password.is_empty()).then_some(config.redis_password.as_str());
+    if config.redis_urls.iter().all(|u| {
+        u.get(..11)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sentinel://"))
+    }) {
+        return sentinel(config, pw);
+    }
     if let [url] = config.redis_urls.as_slice() {
         let mut info = url.as_str().into_connection_info().map_err(clean)?;
         if let Some(pw) = pw.filter(|_| info.redis_settings().password().is_none()) {
@@ -80,12 +104,8 @@ pub async fn connect(config: &ClusterConfig) -> Result<Redis, String> {
             info = info.set_redis_settings(settings);
         }
         let client = redis::Client::open(info).map_err(clean)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_lazy_with_config(client, config).map_err(clean)?;
+        let manager =
+            ConnectionManager::new_lazy_with_config(client, manager_config()).map_err(clean)?;
         return Ok(Redis::Single(manager));
     }
     let mut builder = ClusterClient::builder(config.redis_urls.iter().map(String::as_str))
@@ -101,6 +121,51 @@ pub async fn connect(config: &ClusterConfig) -> Result<Redis, String> {
         .map_err(|_| "timed out connecting to the Redis Cluster".to_owned())?
         .map_err(clean)?;
     Ok(Redis::Cluster(conn))
+}
+
+/// `sentinel://[:password@]host:port/name` URLs: the Sentinels of primary `name`; the primary's
+/// password is `redis_password`.
+fn sentinel(config: &ClusterConfig, pw: Option<&str>) -> Result<Redis, String> {
+    let mut name = String::new();
+    let mut addrs = Vec::new();
+    for url in &config.redis_urls {
+        let rest = &url["sentinel://".len()..];
+        let (addr, primary) = rest.split_once('/').unwrap_or((rest, ""));
+        name = primary.to_owned();
+        addrs.push(format!("redis://{addr}"));
+    }
+    let mut node = RedisConnectionInfo::default();
+    if let Some(pw) = pw {
+        node = node.set_password(pw);
+    }
+    let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(node);
+    let client = SentinelClient::build(addrs, name, Some(node), SentinelServerType::Master)
+        .map_err(clean)?;
+    Ok(Redis::Sentinel(Arc::new(SentinelLink {
+        sentinels: tokio::sync::Mutex::new(client),
+        primary: parking_lot::Mutex::new(None),
+    })))
+}
+
+/// Runs `pipes` as one pipeline on a standalone server's connection.
+async fn run_single(
+    conn: &mut ConnectionManager,
+    pipes: &[Pipeline],
+    sizes: &[usize],
+) -> Result<Vec<Vec<Value>>, String> {
+    let mut all = redis::pipe();
+    for p in pipes {
+        for c in p.cmd_iter() {
+            all.add_command(c.clone());
+        }
+    }
+    let mut replies: Vec<Value> = all.query_async(conn).await.map_err(clean)?;
+    let mut out = Vec::with_capacity(sizes.len());
+    let mut rest = replies.drain(..);
+    for n in sizes {
+        out.push(rest.by_ref().take(*n).collect());
+    }
+    Ok(out)
 }
 
 /// An error's text without anything the URL carried.
@@ -121,20 +186,33 @@ impl Redis {
         status.sent(sizes.iter().sum());
         let work = async {
             match self {
-                Redis::Single(conn) => {
-                    let mut all = redis::pipe();
-                    for p in &pipes {
-                        for c in p.cmd_iter() {
-                            all.add_command(c.clone());
+                Redis::Single(conn) => run_single(conn, &pipes, &sizes).await,
+                Redis::Sentinel(link) => {
+                    let current = link.primary.lock().clone();
+                    let mut conn = match current {
+                        Some(conn) => conn,
+                        None => {
+                            let client = link
+                                .sentinels
+                                .lock()
+                                .await
+                                .async_get_client()
+                                .await
+                                .map_err(clean)?;
+                            let conn =
+                                ConnectionManager::new_lazy_with_config(client, manager_config())
+                                    .map_err(clean)?;
+                            *link.primary.lock() = Some(conn.clone());
+                            conn
                         }
+                    };
+                    let r = run_single(&mut conn, &pipes, &sizes).await;
+                    if r.is_err() {
+                        // Maybe a failover (the old primary refuses writes, or is gone): ask
+                        // the Sentinels again next time.
+                        *link.primary.lock() = None;
                     }
-                    let mut replies: Vec<Value> = all.query_async(conn).await.map_err(clean)?;
-                    let mut out = Vec::with_capacity(sizes.len());
-                    let mut rest = replies.drain(..);
-                    for n in &sizes {
-                        out.push(rest.by_ref().take(*n).collect());
-                    }
-                    Ok(out)
+                    r
                 }
                 Redis::Cluster(conn) => {
                     // At most 64 swarms in flight at once: a large batch must not open a burst of

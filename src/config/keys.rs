@@ -86,7 +86,7 @@ impl Form {
             Form::Token => "letters, digits, _, - and . only, or nothing".into(),
             Form::Word => "one word of letters, digits, _ and -".into(),
             Form::RedisUrls => {
-                "redis://host:port/db or rediss://host:port/db (several, separated by commas or spaces, for a Redis Cluster), or nothing"
+                "redis://host:port/db or rediss://host:port/db (several, separated by commas or spaces, for a Redis Cluster), sentinel://host:port/primary-name (one per Sentinel), or nothing"
                     .into()
             }
         }
@@ -588,7 +588,7 @@ pub static KEYS: &[Key] = &[
     // The URL may carry the password (redis://:secret@host): never printed.
     secret(key(
         "CLUSTER", "redis_url", "", Form::RedisUrls,
-        "Redis (>= 7.0) or Valkey shared by the nodes: redis://[:password@]host:port/db, rediss:// for TLS, several URLs of one Redis Cluster separated by commas; empty = a single node, no cluster.",
+        "Redis (>= 7.0) or Valkey shared by the nodes: redis://[:password@]host:port/db, rediss:// for TLS, several URLs of one Redis Cluster separated by commas, or the Sentinels of a primary as sentinel://host:26379/primary-name; empty = a single node, no cluster.",
         |c| c.cluster.redis_urls.join(","),
     )),
     secret(key(

@@ -130,9 +130,10 @@ pub(super) fn token(text: &str) -> Result<String, Refusal> {
 }
 
 /// Redis URLs separated by commas or spaces: each `redis://` or `rediss://` (TLS) with a host,
-/// or `redis+unix://` / `unix://` with a socket path. Empty = none.
+/// or `redis+unix://` / `unix://` with a socket path, or `sentinel://host:port/primary-name`
+/// (then every URL is a Sentinel of that primary). Empty = none.
 pub(super) fn redis_urls(text: &str) -> Result<Vec<String>, Refusal> {
-    let mut urls = Vec::new();
+    let mut urls: Vec<String> = Vec::new();
     for (i, url) in text
         .split([',', ' ', '\t'])
         .filter(|u| !u.is_empty())
@@ -148,6 +149,15 @@ pub(super) fn redis_urls(text: &str) -> Result<Vec<String>, Refusal> {
                 !host.is_empty() && !host.starts_with(':')
             }
             "redis+unix" | "unix" => rest.starts_with('/'),
+            // sentinel://[:password@]host:port/name: the Sentinel's address, the primary's name.
+            "sentinel" => {
+                let host_part = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                let (host, name) = host_part.split_once('/').unwrap_or((host_part, ""));
+                !host.is_empty()
+                    && !host.starts_with(':')
+                    && !name.is_empty()
+                    && !name.contains('/')
+            }
             _ => false,
         };
         if !ok {
@@ -156,7 +166,19 @@ pub(super) fn redis_urls(text: &str) -> Result<Vec<String>, Refusal> {
         }
         urls.push(url.to_owned());
     }
+    let sentinels = urls.iter().filter(|u| is_sentinel(u)).count();
+    if sentinels > 0 && sentinels < urls.len() {
+        return Err(Some(
+            "sentinel:// URLs cannot be mixed with Redis URLs".to_owned(),
+        ));
+    }
     Ok(urls)
+}
+
+/// Whether `url` names a Redis Sentinel.
+pub(super) fn is_sentinel(url: &str) -> bool {
+    url.get(..11)
+        .is_some_and(|s| s.eq_ignore_ascii_case("sentinel://"))
 }
 
 /// One non-empty word of letters, digits, `_` and `-`, given back in lower case.
@@ -288,6 +310,19 @@ mod tests {
         assert!(redis_urls("http://host:6379").is_err());
         assert!(redis_urls("redis://").is_err());
         assert!(redis_urls("redis://:pw@:6379").is_err());
+        assert_eq!(
+            redis_urls("sentinel://10.0.0.1:26379/main, sentinel://10.0.0.2:26379/main")
+                .map(|v| v.len()),
+            Ok(2)
+        );
+        assert!(
+            redis_urls("sentinel://10.0.0.1:26379").is_err(),
+            "no primary name"
+        );
+        assert!(
+            redis_urls("sentinel://10.0.0.1:26379/main redis://b:1").is_err(),
+            "mixed"
+        );
     }
 
     #[test]
