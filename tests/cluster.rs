@@ -959,13 +959,15 @@ async fn through_redis_sentinel_the_nodes_follow_a_failover() {
         ),
     )
     .unwrap();
-    let mut sentinel = Command::new("redis-server")
-        .arg(&conf)
-        .arg("--sentinel")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _sentinel = Killed(
+        Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let cli = |port: u16, args: &[&str]| {
         let out = Command::new("redis-cli")
             .args(["-p", &port.to_string()])
@@ -1038,7 +1040,15 @@ async fn through_redis_sentinel_the_nodes_follow_a_failover() {
         replica.cli(&["KEYS", "*"]),
         primary.cli(&["KEYS", "*"])
     );
-    let _ = sentinel.kill();
-    let _ = sentinel.wait();
     drop(primary);
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
