@@ -59,49 +59,54 @@ impl Redis {
 
     /// A Redis on `port` with `extra` arguments, waiting until it answers PING.
     fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Redis {
-        need("redis-server");
-        need("redis-cli");
-        let dir = dir.join(format!("redis-{port}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            dir.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let child = spawn_redis(&args);
-        let r = Redis {
-            child,
-            port,
-            dir,
-            args,
-            cli_opts: Vec::new(),
-        };
-        r.wait_ready();
-        r
+        Redis::launch(dir, port, &["--port", &port.to_string()], extra, &[])
     }
 
     /// A Redis that speaks TLS only (the test CA's `localhost` certificate) and wants a
     /// password.
     fn start_tls(dir: &Path, files: &testca::Files, password: &str) -> Redis {
-        need("redis-server");
         let port = free_port(false);
-        let p = |x: &Path| x.to_str().unwrap().to_owned();
-        let args: Vec<String> = [
-            "--port",
-            "0",
-            "--tls-port",
-            &port.to_string(),
+        let (cert, key, ca) = (path(&files.cert), path(&files.key), path(&files.ca));
+        let tls = [
+            "--tls-cert-file",
+            cert,
+            "--tls-key-file",
+            key,
+            "--tls-ca-cert-file",
+            ca,
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            password,
+        ];
+        let cli = [
+            "--tls",
+            "--cacert",
+            ca,
+            "-h",
+            "localhost",
+            "-a",
+            password,
+            "--no-auth-warning",
+        ];
+        Redis::launch(
+            dir,
+            port,
+            &["--port", "0", "--tls-port", &port.to_string()],
+            &tls,
+            &cli,
+        )
+    }
+
+    /// Starts `redis-server` listening as `listen` says on 127.0.0.1, without persistence, in a
+    /// folder of its own under `dir`, with `extra` arguments; waits until it answers PING (with
+    /// redis-cli's `cli_opts`).
+    fn launch(dir: &Path, port: u16, listen: &[&str], extra: &[&str], cli_opts: &[&str]) -> Redis {
+        need("redis-server");
+        need("redis-cli");
+        let dir = dir.join(format!("redis-{port}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = [
             "--bind",
             "127.0.0.1",
             "--save",
@@ -109,39 +114,20 @@ impl Redis {
             "--appendonly",
             "no",
             "--dir",
-            &p(dir),
-            "--tls-cert-file",
-            &p(&files.cert),
-            "--tls-key-file",
-            &p(&files.key),
-            "--tls-ca-cert-file",
-            &p(&files.ca),
-            "--tls-auth-clients",
-            "no",
-            "--requirepass",
-            password,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+            path(&dir),
+        ];
+        let args: Vec<String> = listen
+            .iter()
+            .chain(&base)
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect();
         let r = Redis {
             child: spawn_redis(&args),
             port,
-            dir: dir.to_owned(),
+            dir,
             args,
-            cli_opts: [
-                "--tls",
-                "--cacert",
-                &p(&files.ca),
-                "-h",
-                "localhost",
-                "-a",
-                password,
-                "--no-auth-warning",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            cli_opts: cli_opts.iter().map(|s| s.to_string()).collect(),
         };
         r.wait_ready();
         r
@@ -187,6 +173,10 @@ impl Redis {
         self.child = spawn_redis(&self.args);
         self.wait_ready();
     }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temporary path")
 }
 
 fn spawn_redis(args: &[String]) -> Child {
@@ -251,6 +241,15 @@ async fn announce(addr: SocketAddr, hash: &[u8; 20], n: u8, left: u64, extra: &s
         d.str("failure reason")
     );
     d
+}
+
+/// Whether peer `me`, announcing (leecher, default numwant) to the node at `addr`, is handed
+/// peer `other`.
+async fn sees(addr: SocketAddr, me: u8, other: u8) -> bool {
+    announce(addr, &HASH, me, 100, "")
+        .await
+        .peers4()
+        .contains(&peer_of(other))
 }
 
 fn peer_of(n: u8) -> SocketAddr {
@@ -368,12 +367,11 @@ async fn a_peer_on_one_node_is_handed_out_by_the_others_and_leaves_everywhere() 
 
     // Back on node 1, then node 1 dies: its peer expires from the others' views by score.
     announce(addrs[0], &HASH, 1, 0, "").await;
-    wait_until!(Duration::from_secs(2), "peer 1 back", {
-        announce(addrs[1], &HASH, 2, 100, "")
-            .await
-            .peers4()
-            .contains(&peer_of(1))
-    });
+    wait_until!(
+        Duration::from_secs(2),
+        "peer 1 back",
+        sees(addrs[1], 2, 1).await
+    );
     nodes[0].kill();
     let gone = wait_until!(Duration::from_secs(15), "a dead node's peer expired", {
         let a = announce(addrs[1], &HASH, 2, 100, "").await;
@@ -608,12 +606,11 @@ async fn client_pause_on_redis_does_not_hold_up_any_answer() {
     let nodes = start_nodes(dir.path(), &redis.url(), "");
     let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
     announce(addrs[0], &HASH, 1, 100, "").await;
-    wait_until!(Duration::from_secs(2), "peer 1 on node 3", {
-        announce(addrs[2], &HASH, 3, 100, "")
-            .await
-            .peers4()
-            .contains(&peer_of(1))
-    });
+    wait_until!(
+        Duration::from_secs(2),
+        "peer 1 on node 3",
+        sees(addrs[2], 3, 1).await
+    );
     assert_eq!(redis.cli(&["CLIENT", "PAUSE", "4000", "ALL"]).trim(), "OK");
     let paused = Instant::now();
     let mut n = 0u8;
@@ -799,12 +796,11 @@ async fn rediss_with_a_password_works_and_the_password_is_never_logged() {
     }
     let addrs: Vec<SocketAddr> = nodes.iter().map(|p| p.addr).collect();
     announce(addrs[0], &HASH, 1, 100, "").await;
-    wait_until!(Duration::from_secs(5), "peer 1 on node 2 over TLS", {
-        announce(addrs[1], &HASH, 2, 100, "")
-            .await
-            .peers4()
-            .contains(&peer_of(1))
-    });
+    wait_until!(
+        Duration::from_secs(5),
+        "peer 1 on node 2 over TLS",
+        sees(addrs[1], 2, 1).await
+    );
     assert!(redis.cli(&["DBSIZE"]).trim().parse::<u64>().unwrap() > 0);
     for mut n in nodes {
         let lines = n.stderr().join("\n");
@@ -919,12 +915,11 @@ async fn udp_announces_share_the_cluster_too() {
             .2
             .contains(&peer_of(1))
     });
-    wait_until!(Duration::from_secs(2), "peer 2 in node 1's HTTP answer", {
-        announce(addrs[0], &HASH, 1, 100, "")
-            .await
-            .peers4()
-            .contains(&peer_of(2))
-    });
+    wait_until!(
+        Duration::from_secs(2),
+        "peer 2 in node 1's HTTP answer",
+        sees(addrs[0], 1, 2).await
+    );
     // Node 3 reads the swarm at its first request (the answer to that one has its own peers
     // only): the counts are the cluster's soon after.
     wait_until!(
@@ -992,12 +987,7 @@ async fn through_redis_sentinel_the_nodes_follow_a_failover() {
     wait_until!(
         Duration::from_secs(3),
         "peer 1 on node 2 through the Sentinel's primary",
-        {
-            announce(addrs[1], &HASH, 2, 100, "")
-                .await
-                .peers4()
-                .contains(&peer_of(1))
-        }
+        sees(addrs[1], 2, 1).await
     );
 
     // Failover: the replica becomes the primary; the nodes follow and keep sharing.
@@ -1014,22 +1004,12 @@ async fn through_redis_sentinel_the_nodes_follow_a_failover() {
     wait_until!(
         Duration::from_secs(10),
         "peer 3 (announced after the failover) on node 1",
-        {
-            announce(addrs[0], &HASH, 1, 100, "")
-                .await
-                .peers4()
-                .contains(&peer_of(3))
-        }
+        sees(addrs[0], 1, 3).await
     );
     wait_until!(
         Duration::from_secs(5),
         "peer 1 still on node 2 after the failover",
-        {
-            announce(addrs[1], &HASH, 2, 100, "")
-                .await
-                .peers4()
-                .contains(&peer_of(1))
-        }
+        sees(addrs[1], 2, 1).await
     );
     assert!(
         replica
