@@ -28,6 +28,25 @@ pub enum EventArg {
     None,
 }
 
+/// `--client`: the real clients of [`crate::client::profiles`] (the versions are there).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientArg {
+    /// qBittorrent 5.2.3.
+    Qbittorrent,
+    /// Transmission 4.1.3.
+    Transmission,
+    /// Deluge 2.2.0 (with libtorrent 2.0.7).
+    Deluge,
+    /// µTorrent 3.5.4.
+    Utorrent,
+    /// libtorrent (rasterbar) 2.0.13.
+    Libtorrent,
+    /// aria2 1.37.0.
+    Aria2,
+    /// One of the above, picked at random for the run.
+    Random,
+}
+
 /// `retracker query`.
 #[derive(clap::Args, Debug, PartialEq)]
 #[command(after_help = "\
@@ -59,9 +78,14 @@ pub struct QueryArgs {
     /// Announce with this event only (no `stopped` after it).
     #[arg(long, value_enum)]
     pub event: Option<EventArg>,
-    /// Peers wanted [default: the tracker's].
+    /// Peers wanted [default: the tracker's, or the --client's].
     #[arg(long, value_name = "N")]
     pub numwant: Option<u32>,
+    /// Announce as this BitTorrent client does: its peer id prefix, HTTP User-Agent, key
+    /// format and numwant (over UDP, the peer id only), for trackers that allow only known
+    /// clients [default: retracker's own].
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub client: Option<ClientArg>,
     /// Port announced.
     #[arg(long, default_value_t = 6881)]
     pub port: u16,
