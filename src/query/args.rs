@@ -55,6 +55,9 @@ by default). Unless --event is given it announces `started`, prints the answer, 
 `stopped` with the same peer id, so that no phantom peer stays in the swarm. With --event, only \
 that one announce is sent.
 
+Reached over IPv6, an answer with compact IPv4 peers and no peers6 key gets a warning (BEP 7): \
+that tracker hands out no IPv6 peers.
+
 Exit status: 0 every request answered, 1 a tracker refused (failure reason) or could not be \
 reached or answered something unreadable, 2 usage error (bad URL, hash, file or option).")]
 pub struct QueryArgs {
