@@ -39,7 +39,9 @@ pub enum Command {
     HashPassword,
     /// Announce to or scrape a tracker (http://, https://, udp://) and print its answer:
     /// interval, seeders, leechers, downloaded, peers, external ip, warnings, failure reason and
-    /// the time taken; --batch for many trackers, --watch to poll and record.
+    /// the time taken, with a warning when a tracker reached over IPv6 hands out no IPv6 peers
+    /// (BEP 7); --client to announce as qBittorrent, Transmission, Deluge, uTorrent, libtorrent
+    /// or aria2, --batch for many trackers, --watch to poll and record.
     Query(crate::query::args::QueryArgs),
     /// Export a recording of `retracker query --watch --record FILE` as CSV or JSON.
     Report(crate::query::args::ReportArgs),

@@ -1,7 +1,7 @@
 //! `retracker query` and `retracker report` as a user runs them: the real binary against
 //! retracker itself (HTTP, HTTPS, UDP) with peers announced first, against fake trackers written
-//! here (refused, silent, malformed), and with bad command lines. Every output format is parsed.
-//! Traffic goes to 127.0.0.0/8 only.
+//! here (refused, silent, malformed, recording what they are sent), and with bad command lines.
+//! Every output format is parsed. Traffic goes to 127.0.0.0/8 and ::1 only.
 
 mod common;
 
@@ -1082,4 +1082,258 @@ async fn sigterm_ends_a_watch_with_the_file_closed() {
     let polls: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(polls.len() >= 2);
     assert!(polls.iter().all(|p| p["status"] == "ok"));
+}
+
+/// A fake HTTP tracker on `bind` that records each request's head (request line and headers)
+/// and answers every one with `body`.
+async fn capturing_http(
+    bind: &str,
+    body: Vec<u8>,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let l = TcpListener::bind(bind).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    let answer = http_200(&body);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                }
+            }
+            let head = String::from_utf8_lossy(&buf).into_owned();
+            seen.lock().unwrap().push(head);
+            let _ = s.write_all(&answer).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    (addr, heads)
+}
+
+/// The value of header `name` in a request head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// The raw value of `name` in a request head's query string.
+fn param<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    let target = head.lines().next()?.split(' ').nth(1)?;
+    let (_, query) = target.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Transmission's peer id filler: 12 base-36 characters whose values sum to a multiple of 36.
+fn transmission_filler(rest: &[u8]) -> bool {
+    const POOL: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let values: Option<Vec<usize>> = rest
+        .iter()
+        .map(|b| POOL.iter().position(|c| c == b))
+        .collect();
+    rest.len() == 12 && values.is_some_and(|v| v.iter().sum::<usize>() % 36 == 0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_transmission_is_the_peer_id_the_tracker_keeps() {
+    let t = Tracker::start(|_| {}).await;
+    let url = format!("http://{}/announce", t.addr);
+    let out = run(&[
+        "query",
+        &url,
+        "--info-hash",
+        HASH,
+        "--client",
+        "transmission",
+        "--event",
+        "started",
+        "--port",
+        "7777",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Another peer asks for the dictionary form, which carries the peer ids the tracker keeps.
+    let d = t
+        .announce_from(
+            "127.0.0.9".parse().unwrap(),
+            &query(&hash(), 9, 6009, 5, "&compact=0"),
+        )
+        .await;
+    let Some(serde_bencode::value::Value::List(peers)) = d.get("peers") else {
+        panic!("no peer list: {d:?}");
+    };
+    let ids: Vec<Vec<u8>> = peers
+        .iter()
+        .filter_map(|p| match p {
+            serde_bencode::value::Value::Dict(p) => {
+                match (p.get(&b"port"[..]), p.get(&b"peer id"[..])) {
+                    (
+                        Some(serde_bencode::value::Value::Int(7777)),
+                        Some(serde_bencode::value::Value::Bytes(id)),
+                    ) => Some(id.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "the query's peer on port 7777: {peers:?}");
+    let id = &ids[0];
+    assert!(
+        id.starts_with(b"-TR4130-") && transmission_filler(&id[8..]),
+        "{:?}",
+        String::from_utf8_lossy(id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_sends_the_user_agent_key_and_numwant_of_that_client() {
+    let body = b"d8:intervali1800e5:peers0:e".to_vec();
+    let (addr, heads) = capturing_http("127.0.0.1:0", body).await;
+    let url = format!("http://{addr}/announce");
+
+    let out = run(&[
+        "query",
+        &url,
+        "--info-hash",
+        HASH,
+        "--client",
+        "transmission",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = std::mem::take(&mut *heads.lock().unwrap());
+    assert_eq!(seen.len(), 2, "started, then stopped: {seen:?}");
+    for head in &seen {
+        assert_eq!(
+            header(head, "user-agent"),
+            Some("Transmission/4.1.3"),
+            "{head}"
+        );
+        let id = param(head, "peer_id").unwrap();
+        assert!(
+            id.starts_with("-TR4130-") && transmission_filler(&id.as_bytes()[8..]),
+            "{head}"
+        );
+        let key = param(head, "key").unwrap();
+        assert!(
+            key.len() == 8
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()),
+            "{head}"
+        );
+    }
+    // Transmission's numwant: 80, and 0 on the stopped announce, as Transmission does.
+    assert_eq!(param(&seen[0], "numwant"), Some("80"), "{}", seen[0]);
+    assert_eq!(param(&seen[1], "event"), Some("stopped"), "{}", seen[1]);
+    assert_eq!(param(&seen[1], "numwant"), Some("0"), "{}", seen[1]);
+
+    // An explicit --numwant wins; without --client it is retracker's own.
+    let out = run(&[
+        "query",
+        &url,
+        "--info-hash",
+        HASH,
+        "--numwant",
+        "7",
+        "--event",
+        "started",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = std::mem::take(&mut *heads.lock().unwrap());
+    assert_eq!(seen.len(), 1);
+    assert!(
+        header(&seen[0], "user-agent").is_some_and(|ua| ua.starts_with("retracker/")),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        param(&seen[0], "peer_id").unwrap().starts_with("-RQ"),
+        "{}",
+        seen[0]
+    );
+    assert_eq!(param(&seen[0], "numwant"), Some("7"));
+
+    // random names the one it picked, and sends that one's User-Agent.
+    let out = run(&[
+        "query",
+        &url,
+        "--info-hash",
+        HASH,
+        "--client",
+        "random",
+        "--event",
+        "started",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = std::mem::take(&mut *heads.lock().unwrap());
+    let ua = header(&seen[0], "user-agent").unwrap();
+    let named = out
+        .stderr
+        .split_once("--client random: announcing as ")
+        .unwrap_or_else(|| panic!("{}", out.stderr))
+        .1
+        .trim();
+    let product = named.split(' ').next().unwrap().replace('µ', "u");
+    assert!(
+        ua.to_lowercase().starts_with(&product.to_lowercase()),
+        "{named} sent {ua}"
+    );
+}
+
+/// An announce answer with one IPv4 peer, and with `peers6` (one IPv6 peer) when asked.
+fn answer_with(peers6: bool) -> Vec<u8> {
+    let mut b = b"d8:intervali1800e5:peers6:\x7f\x00\x00\x02\x1a\xe1".to_vec();
+    if peers6 {
+        b.extend_from_slice(b"6:peers618:");
+        b.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+        b.extend_from_slice(&[0x1a, 0xe2]);
+    }
+    b.push(b'e');
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_tracker_without_peers6_is_flagged_bep7() {
+    const LINE: &str =
+        "warning: reached over IPv6 but the answer has no peers6 (BEP 7): IPv6 peers are not handed out";
+    let cases = [
+        ("[::1]:0", false, true),
+        ("[::1]:0", true, false),
+        // The same answer over IPv4 asks nothing of peers6.
+        ("127.0.0.1:0", false, false),
+    ];
+    for (bind, peers6, flagged) in cases {
+        let (addr, _) = capturing_http(bind, answer_with(peers6)).await;
+        let url = format!("http://{addr}/announce");
+        let out = run(&["query", &url, "--info-hash", HASH]).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(
+            out.stdout.contains(LINE),
+            flagged,
+            "{bind} {peers6}: {}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stderr.contains(LINE),
+            flagged,
+            "{bind} {peers6}: {}",
+            out.stderr
+        );
+        let out = run(&["query", &url, "--info-hash", HASH, "--format", "json"]).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let r = &json(&out)[0];
+        assert_eq!(r["peers"].as_array().unwrap().len(), 1 + peers6 as usize);
+        assert_eq!(r["ipv6_without_peers6"], flagged, "{bind} {peers6}: {r}");
+    }
 }

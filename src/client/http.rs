@@ -4,6 +4,7 @@
 //! body the same way (for `add-torrent --url`), without following redirects: a redirected POST
 //! would carry the credentials to wherever the `Location` points.
 
+use super::profiles::KeyFormat;
 use super::tls::TlsSettings;
 use super::url::{escape, Scheme, TrackerUrl};
 use super::{resolve, AnnounceParams, ClientError, Event, Options};
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use std::io::Read;
+use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -23,15 +25,18 @@ pub const MAX_BODY: usize = 64 << 20;
 
 /// The announce query string (BEP 3), with `compact=1` as every client sends.
 pub fn announce_query(p: &AnnounceParams) -> String {
+    let key = match p.key_format {
+        KeyFormat::Hex => format!("{:08X}", p.key),
+        KeyFormat::PeerIdTail => escape(&p.peer_id[12..]),
+    };
     let mut q = format!(
-        "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}&left={}&compact=1&key={:08X}",
+        "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}&left={}&compact=1&key={key}",
         escape(&p.info_hash),
         escape(&p.peer_id),
         p.port,
         p.uploaded,
         p.downloaded,
         p.left,
-        p.key
     );
     let event = match p.event {
         Event::None => None,
@@ -50,17 +55,19 @@ pub fn announce_query(p: &AnnounceParams) -> String {
 }
 
 /// GETs `target` (path and query) from `url`'s host; gives the body of a 200 answer, or of any
-/// answer that is bencode (trackers may refuse with a `failure reason` and another status).
+/// answer that is bencode (trackers may refuse with a `failure reason` and another status),
+/// and the address that sent it.
 pub async fn get(
     options: &Options,
     tls: &TlsSettings,
     url: &TrackerUrl,
     target: &str,
-) -> Result<Vec<u8>, ClientError> {
+) -> Result<(Vec<u8>, SocketAddr), ClientError> {
     let mut url = url.clone();
     let mut target = target.to_owned();
     for _ in 0..=MAX_REDIRECTS {
-        let (status, location, body) = fetch(options, tls, &url, get_request(&target)?).await?;
+        let (status, location, body, from) =
+            fetch(options, tls, &url, get_request(&target)?).await?;
         if status.is_redirection() {
             let Some(location) = location else {
                 return Err(ClientError::Redirect(format!(
@@ -71,7 +78,7 @@ pub async fn get(
             continue;
         }
         if status == http::StatusCode::OK || crate::protocol::bdecode::decode(&body).is_ok() {
-            return Ok(body);
+            return Ok((body, from));
         }
         return Err(ClientError::Status(status.to_string()));
     }
@@ -114,7 +121,7 @@ pub async fn post(
         .header(http::header::CONTENT_LENGTH, body.len())
         .body(Full::new(body))
         .map_err(|e| ClientError::Network(format!("cannot build the request: {e}")))?;
-    let (status, location, answer) = fetch(options, tls, url, request).await?;
+    let (status, location, answer, _) = fetch(options, tls, url, request).await?;
     if status.is_redirection() {
         return Err(ClientError::Redirect(format!(
             "HTTP {status}: redirected to {}; use that URL",
@@ -132,7 +139,8 @@ fn get_request(target: &str) -> Result<http::Request<Full<Bytes>>, ClientError> 
         .map_err(|e| ClientError::Network(format!("cannot build the request: {e}")))
 }
 
-type Head = (http::StatusCode, Option<String>, Vec<u8>);
+/// Status, `Location`, body, and the address that answered.
+type Head = (http::StatusCode, Option<String>, Vec<u8>, SocketAddr);
 
 /// One request on a new connection.
 async fn fetch(
@@ -161,7 +169,11 @@ async fn fetch(
         });
     };
     let _ = tcp.set_nodelay(true);
-    match url.scheme {
+    let from = tcp
+        .peer_addr()
+        .map_err(|e| ClientError::Network(e.to_string()))?;
+    let user_agent = options.user_agent.unwrap_or(DEFAULT_USER_AGENT);
+    let (status, location, body) = match url.scheme {
         Scheme::Https => {
             let name = ServerName::try_from(url.host.clone())
                 .map_err(|e| ClientError::Tls(format!("{}: {e}", url.host)))?;
@@ -178,17 +190,22 @@ async fn fetch(
                     None => ClientError::Tls(e.to_string()),
                 }
             })?;
-            exchange(stream, url, request).await
+            exchange(stream, url, user_agent, request).await?
         }
-        _ => exchange(tcp, url, request).await,
-    }
+        _ => exchange(tcp, url, user_agent, request).await?,
+    };
+    Ok((status, location, body, from))
 }
+
+/// The `User-Agent` without `--client`.
+const DEFAULT_USER_AGENT: &str = concat!("retracker/", env!("CARGO_PKG_VERSION"));
 
 async fn exchange<S>(
     io: S,
     url: &TrackerUrl,
+    user_agent: &'static str,
     mut request: http::Request<Full<Bytes>>,
-) -> Result<Head, ClientError>
+) -> Result<(http::StatusCode, Option<String>, Vec<u8>), ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -205,7 +222,7 @@ where
     headers.insert(http::header::HOST, host);
     headers.insert(
         http::header::USER_AGENT,
-        http::HeaderValue::from_static(concat!("retracker/", env!("CARGO_PKG_VERSION"))),
+        http::HeaderValue::from_static(user_agent),
     );
     headers.insert(
         http::header::CONNECTION,
@@ -278,6 +295,7 @@ mod tests {
             info_hash: *b"\x00\x01-abc~\xff............",
             peer_id: AnnounceParams::random_peer_id(),
             key: 0xdead_beef,
+            key_format: KeyFormat::Hex,
             port: 6881,
             uploaded: 1,
             downloaded: 2,
@@ -297,6 +315,37 @@ mod tests {
             r.key,
             Some(crate::protocol::announce::key_hash(b"DEADBEEF"))
         );
+    }
+
+    #[test]
+    fn aria2_keys_are_the_peer_id_tail_and_every_user_agent_is_a_header() {
+        let aria2 = super::super::profiles::by_name("aria2").unwrap();
+        let p = AnnounceParams {
+            info_hash: [7; 20],
+            peer_id: aria2.peer_id(),
+            key: 1,
+            key_format: KeyFormat::PeerIdTail,
+            port: 6881,
+            uploaded: 0,
+            downloaded: 0,
+            left: 0,
+            event: Event::Started,
+            numwant: Some(50),
+        };
+        let r = crate::protocol::announce::parse_announce(announce_query(&p).as_bytes()).unwrap();
+        assert_eq!(r.peer_id, p.peer_id);
+        assert_eq!(
+            r.key,
+            Some(crate::protocol::announce::key_hash(&p.peer_id[12..]))
+        );
+        // from_static in `exchange` would panic on a bad one.
+        for p in &super::super::profiles::PROFILES {
+            assert!(
+                http::HeaderValue::from_str(p.user_agent).is_ok(),
+                "{}",
+                p.name
+            );
+        }
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //! - [`http`]: GET over HTTP or HTTPS (redirects, gzip, a size cap);
 //! - [`tls`]: the client TLS settings (system roots, a private CA, or no check at all);
 //! - [`udp`]: BEP 15 connect then announce or scrape, with connection ids reused for their
-//!   minute.
+//!   minute;
+//! - [`profiles`]: the real clients `--client` poses as (peer id, `User-Agent`, `key`).
 //!
 //! Each request gets [`Options::timeout`] per attempt and [`Options::retries`] more attempts
 //! after a network error or a timeout. An answer is never retried: a `failure reason`, an
 //! unreadable body or an HTTP error status would come back the same.
 
 pub mod http;
+pub mod profiles;
 pub mod tls;
 pub mod udp;
 pub mod url;
@@ -36,6 +38,8 @@ pub struct Options {
     pub retries: u32,
     /// Reach the tracker over IPv6 only; otherwise IPv4 addresses are tried first.
     pub ipv6_only: bool,
+    /// The HTTP `User-Agent`; `None`: `retracker/<version>`.
+    pub user_agent: Option<&'static str>,
 }
 
 /// The `event` of an announce.
@@ -58,8 +62,10 @@ pub struct AnnounceParams {
     pub info_hash: InfoHash,
     /// Our peer id.
     pub peer_id: [u8; 20],
-    /// Our key (sent as 8 hex digits over HTTP, as libtorrent does, or as the UDP field).
+    /// Our key (the UDP field, and over HTTP as [`Self::key_format`] says).
     pub key: u32,
+    /// How `key` is written over HTTP.
+    pub key_format: profiles::KeyFormat,
     /// The port we claim to listen on.
     pub port: u16,
     /// Bytes uploaded.
@@ -75,7 +81,8 @@ pub struct AnnounceParams {
 }
 
 impl AnnounceParams {
-    /// A fresh peer id: [`PEER_ID_PREFIX`] then 12 random alphanumerics.
+    /// A fresh peer id: [`PEER_ID_PREFIX`] then 12 random alphanumerics (`--client` uses
+    /// [`profiles::Profile::peer_id`] instead).
     pub fn random_peer_id() -> [u8; 20] {
         use rand::Rng;
         let mut id = [0u8; 20];
@@ -152,6 +159,8 @@ pub struct Outcome<T> {
     pub attempts: u32,
     /// Time from the first attempt to the end of the last.
     pub elapsed: Duration,
+    /// The tracker address that answered (after redirects); `None` without an answer.
+    pub answered_by: Option<SocketAddr>,
 }
 
 /// Makes requests with one set of [`Options`]; keeps the TLS settings and the UDP connection ids.
@@ -183,8 +192,9 @@ impl Client {
                 Scheme::Udp => udp::announce(&self.options, &self.udp, url, p).await,
                 Scheme::Http | Scheme::Https => {
                     let target = url.target_with(&http::announce_query(p));
-                    let body = http::get(&self.options, &self.tls, url, &target).await?;
+                    let (body, from) = http::get(&self.options, &self.tls, url, &target).await?;
                     crate::protocol::answer::decode_announce(&body)
+                        .map(|a| (a, from))
                         .map_err(|e| ClientError::Malformed(e.to_string()))
                 }
             }
@@ -200,8 +210,9 @@ impl Client {
                 Scheme::Udp => udp::scrape(&self.options, &self.udp, url, hashes).await,
                 Scheme::Http | Scheme::Https => {
                     let target = url.target_with(&url::scrape_query(hashes));
-                    let body = http::get(&self.options, &self.tls, url, &target).await?;
+                    let (body, from) = http::get(&self.options, &self.tls, url, &target).await?;
                     crate::protocol::answer::decode_scrape(&body)
+                        .map(|a| (a, from))
                         .map_err(|e| ClientError::Malformed(e.to_string()))
                 }
             }
@@ -209,10 +220,12 @@ impl Client {
         .await
     }
 
+    /// Runs `attempt` until it answers, fails for good or runs out of retries; an attempt
+    /// gives the answer and the address it came from.
     async fn with_retries<T, F, Fut>(&self, attempt: F) -> Outcome<T>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<Answer<T>, ClientError>>,
+        Fut: std::future::Future<Output = Result<(Answer<T>, SocketAddr), ClientError>>,
     {
         let started = Instant::now();
         let mut attempts = 0;
@@ -224,10 +237,12 @@ impl Client {
             };
             let again = matches!(&result, Err(e) if e.retryable());
             if !again || attempts > self.options.retries {
+                let answered_by = result.as_ref().ok().map(|(_, from)| *from);
                 return Outcome {
-                    result,
+                    result: result.map(|(answer, _)| answer),
                     attempts,
                     elapsed: started.elapsed(),
+                    answered_by,
                 };
             }
         }

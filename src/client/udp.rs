@@ -175,13 +175,13 @@ fn unexpected(asked: &str, reply: &Reply) -> ClientError {
     ClientError::Malformed(format!("a {got} reply to a {asked} request"))
 }
 
-/// One announce over UDP.
+/// One announce over UDP; the answer and the address it came from.
 pub async fn announce(
     options: &Options,
     connections: &Connections,
     url: &TrackerUrl,
     p: &AnnounceParams,
-) -> Result<Answer<AnnounceAnswer>, ClientError> {
+) -> Result<(Answer<AnnounceAnswer>, SocketAddr), ClientError> {
     let x = Exchange::open(options, connections, url).await?;
     let event = match p.event {
         Event::None => UdpEvent::None,
@@ -211,32 +211,34 @@ pub async fn announce(
             )
         })
         .await?;
-    match reply {
-        Err(f) => Ok(Answer::Failure(f)),
+    let answer = match reply {
+        Err(f) => Answer::Failure(f),
         Ok(Reply::Announce {
             interval,
             leechers,
             seeders,
             peers,
             ..
-        }) => Ok(Answer::Success(AnnounceAnswer {
+        }) => Answer::Success(AnnounceAnswer {
             interval: interval.into(),
             complete: Some(seeders.into()),
             incomplete: Some(leechers.into()),
             peers,
             ..AnnounceAnswer::default()
-        })),
-        Ok(other) => Err(unexpected("announce", &other)),
-    }
+        }),
+        Ok(other) => return Err(unexpected("announce", &other)),
+    };
+    Ok((answer, x.addr))
 }
 
-/// One scrape over UDP: a request per [`MAX_SCRAPE_HASHES`] hashes.
+/// One scrape over UDP: a request per [`MAX_SCRAPE_HASHES`] hashes; the answer and the address
+/// it came from.
 pub async fn scrape(
     options: &Options,
     connections: &Connections,
     url: &TrackerUrl,
     hashes: &[InfoHash],
-) -> Result<Answer<ScrapeAnswer>, ClientError> {
+) -> Result<(Answer<ScrapeAnswer>, SocketAddr), ClientError> {
     let x = Exchange::open(options, connections, url).await?;
     let mut files = Vec::with_capacity(hashes.len());
     for chunk in hashes.chunks(MAX_SCRAPE_HASHES) {
@@ -246,7 +248,7 @@ pub async fn scrape(
             })
             .await?;
         let entries = match reply {
-            Err(f) => return Ok(Answer::Failure(f)),
+            Err(f) => return Ok((Answer::Failure(f), x.addr)),
             Ok(Reply::Scrape { entries, .. }) => entries,
             Ok(other) => return Err(unexpected("scrape", &other)),
         };
@@ -265,8 +267,9 @@ pub async fn scrape(
             name: None,
         }));
     }
-    Ok(Answer::Success(ScrapeAnswer {
+    let answer = Answer::Success(ScrapeAnswer {
         files,
         min_request_interval: None,
-    }))
+    });
+    Ok((answer, x.addr))
 }

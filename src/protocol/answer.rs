@@ -45,6 +45,10 @@ pub struct AnnounceAnswer {
     pub downloaded: Option<i64>,
     /// `peers` then `peers6`, in the order given.
     pub peers: Vec<Peer>,
+    /// How many of `peers` came in a compact `peers` string (IPv4, BEP 23).
+    pub compact_peers: usize,
+    /// Whether there was a `peers6` key, even an empty one (BEP 7).
+    pub peers6_key: bool,
     /// `external ip` (BEP 24).
     pub external_ip: Option<IpAddr>,
     /// `warning message`.
@@ -171,7 +175,7 @@ pub fn decode_announce(body: &[u8]) -> Result<Answer<AnnounceAnswer>, AnswerErro
     let mut peers = Vec::new();
     match d.get("peers") {
         None => {}
-        Some(Value::Bytes(b)) => peers.extend(compact_peers(b, "peers", 4)?),
+        Some(Value::Bytes(b)) => peers = compact_peers(b, "peers", 4)?,
         Some(Value::List(list)) => {
             for item in list {
                 peers.push(peer_dict(item)?);
@@ -179,7 +183,12 @@ pub fn decode_announce(body: &[u8]) -> Result<Answer<AnnounceAnswer>, AnswerErro
         }
         Some(_) => return Err(bad("peers", "a byte string or a list")),
     }
-    if let Some(b) = bytes(&d, "peers6")? {
+    let compact_count = match d.get("peers") {
+        Some(Value::Bytes(_)) => peers.len(),
+        _ => 0,
+    };
+    let peers6 = bytes(&d, "peers6")?;
+    if let Some(b) = peers6 {
         peers.extend(compact_peers(b, "peers6", 16)?);
     }
     let external_ip = match bytes(&d, "external ip")? {
@@ -193,6 +202,8 @@ pub fn decode_announce(body: &[u8]) -> Result<Answer<AnnounceAnswer>, AnswerErro
         incomplete: int(&d, "incomplete")?,
         downloaded: int(&d, "downloaded")?,
         peers,
+        compact_peers: compact_count,
+        peers6_key: peers6.is_some(),
         external_ip,
         warning: bytes(&d, "warning message")?.map(|w| String::from_utf8_lossy(w).into_owned()),
         tracker_id: bytes(&d, "tracker id")?.map(<[u8]>::to_vec),

@@ -28,6 +28,25 @@ pub enum EventArg {
     None,
 }
 
+/// `--client`: the real clients of [`crate::client::profiles`] (the versions are there).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientArg {
+    /// qBittorrent 5.2.3.
+    Qbittorrent,
+    /// Transmission 4.1.3.
+    Transmission,
+    /// Deluge 2.2.0 (with libtorrent 2.0.7).
+    Deluge,
+    /// µTorrent 3.5.4.
+    Utorrent,
+    /// libtorrent (rasterbar) 2.0.13.
+    Libtorrent,
+    /// aria2 1.37.0.
+    Aria2,
+    /// One of the above, picked at random for the run.
+    Random,
+}
+
 /// `retracker query`.
 #[derive(clap::Args, Debug, PartialEq)]
 #[command(after_help = "\
@@ -35,6 +54,9 @@ An announce adds this tool as a peer (port --port, --left bytes left, so counted
 by default). Unless --event is given it announces `started`, prints the answer, then announces \
 `stopped` with the same peer id, so that no phantom peer stays in the swarm. With --event, only \
 that one announce is sent.
+
+Reached over IPv6, an answer with compact IPv4 peers and no peers6 key gets a warning (BEP 7): \
+that tracker hands out no IPv6 peers.
 
 Exit status: 0 every request answered, 1 a tracker refused (failure reason) or could not be \
 reached or answered something unreadable, 2 usage error (bad URL, hash, file or option).")]
@@ -59,9 +81,14 @@ pub struct QueryArgs {
     /// Announce with this event only (no `stopped` after it).
     #[arg(long, value_enum)]
     pub event: Option<EventArg>,
-    /// Peers wanted [default: the tracker's].
+    /// Peers wanted [default: the tracker's, or the --client's].
     #[arg(long, value_name = "N")]
     pub numwant: Option<u32>,
+    /// Announce as this BitTorrent client does: its peer id prefix, HTTP User-Agent, key
+    /// format and numwant (over UDP, the peer id only), for trackers that allow only known
+    /// clients [default: retracker's own].
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub client: Option<ClientArg>,
     /// Port announced.
     #[arg(long, default_value_t = 6881)]
     pub port: u16,

@@ -7,6 +7,7 @@
 //! - [`row`]: one request's result, flattened;
 //! - [`render`]: table, JSON and CSV output (pure);
 //! - [`rdns`]: reverse DNS of the peers;
+//! - [`bep7`]: the warning for a tracker reached over IPv6 that hands out no IPv6 peers;
 //! - [`watch`]: `--watch --record`; [`report`]: `retracker report`.
 //!
 //! Exit status: 0 when every request got an answer, 1 when any was refused (`failure
@@ -14,6 +15,7 @@
 //! `retracker query: <url or file>: <message>`.
 
 pub mod args;
+pub mod bep7;
 pub mod plan;
 pub mod rdns;
 pub mod render;
@@ -47,11 +49,19 @@ pub fn main(args: &QueryArgs) -> ExitCode {
              anyone on the path can answer in the tracker's name"
         );
     }
+    if let (Some(args::ClientArg::Random), Some(p)) = (args.client, plan.client) {
+        // So that a refusal can be told apart from the others.
+        eprintln!(
+            "retracker query: --client random: announcing as {}",
+            p.display
+        );
+    }
     let client = Arc::new(Client::new(
         Options {
             timeout: plan.timeout,
             retries: args.retries,
             ipv6_only: args.ipv6,
+            user_agent: plan.client.map(|p| p.user_agent),
         },
         tls,
     ));
@@ -116,7 +126,9 @@ pub async fn run_once(client: Arc<Client>, plan: &Plan, args: &QueryArgs) -> Vec
         for hash in hashes {
             let (client, permits, url) = (client.clone(), permits.clone(), url.clone());
             let text = text.clone();
-            let (mode, port, left, numwant) = (plan.mode, args.port, args.left, args.numwant);
+            let (mode, port, left) = (plan.mode, args.port, args.left);
+            let profile = plan.client;
+            let numwant = args.numwant.or(profile.map(|p| p.numwant));
             let at = index;
             index += 1;
             tasks.spawn(async move {
@@ -125,8 +137,9 @@ pub async fn run_once(client: Arc<Client>, plan: &Plan, args: &QueryArgs) -> Vec
                     (Mode::Announce { event }, Some(h)) => {
                         let mut p = AnnounceParams {
                             info_hash: h,
-                            peer_id: AnnounceParams::random_peer_id(),
+                            peer_id: profile.map_or_else(AnnounceParams::random_peer_id, |p| p.peer_id()),
                             key: rand::random(),
+                            key_format: profile.map(|p| p.key).unwrap_or_default(),
                             port,
                             uploaded: 0,
                             downloaded: 0,
@@ -170,6 +183,9 @@ pub async fn run_once(client: Arc<Client>, plan: &Plan, args: &QueryArgs) -> Vec
         r.name = r.name.take().or_else(|| plan.torrent_name.clone());
         if r.status != Status::Ok {
             eprintln!("retracker query: {}: {}", r.url, render::status_text(r));
+        }
+        if r.ipv6_without_peers6 {
+            eprintln!("retracker query: {}: warning: {}", r.url, bep7::WARNING);
         }
     }
     if plan.urls.len() > 1 {

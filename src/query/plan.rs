@@ -2,7 +2,8 @@
 //! announce or scrape. Every problem here is a usage error (exit status 2), with a message that
 //! names the URL, file or option concerned.
 
-use super::args::{EventArg, QueryArgs};
+use super::args::{ClientArg, EventArg, QueryArgs};
+use crate::client::profiles::{self, Profile};
 use crate::client::{Event, Scheme, TrackerUrl};
 use crate::protocol::metainfo::Metainfo;
 use crate::protocol::InfoHash;
@@ -37,6 +38,22 @@ pub struct Plan {
     pub mode: Mode,
     /// `--timeout`.
     pub timeout: Duration,
+    /// `--client`, `random` already picked.
+    pub client: Option<&'static Profile>,
+}
+
+/// The profile of `--client`.
+pub fn profile(arg: ClientArg) -> &'static Profile {
+    let name = match arg {
+        ClientArg::Random => return profiles::random(),
+        ClientArg::Qbittorrent => "qbittorrent",
+        ClientArg::Transmission => "transmission",
+        ClientArg::Deluge => "deluge",
+        ClientArg::Utorrent => "utorrent",
+        ClientArg::Libtorrent => "libtorrent",
+        ClientArg::Aria2 => "aria2",
+    };
+    profiles::by_name(name).expect("every --client value has a profile")
 }
 
 /// Parses 40 hex digits.
@@ -141,6 +158,7 @@ impl Plan {
             torrent_name,
             mode,
             timeout: Duration::from_secs_f64(args.timeout),
+            client: args.client.map(profile),
         })
     }
 }
@@ -148,6 +166,25 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn every_client_value_has_its_profile_and_version_in_the_help() {
+        for arg in ClientArg::value_variants() {
+            let value = arg.to_possible_value().unwrap();
+            if *arg == ClientArg::Random {
+                continue;
+            }
+            let p = profile(*arg);
+            assert_eq!(value.get_name(), p.name);
+            // The --help line names the version the table sends.
+            let help = value.get_help().unwrap().to_string();
+            let version = p.display.rsplit(' ').next().unwrap();
+            assert!(help.contains(version), "{help:?} vs {}", p.display);
+        }
+        let picked = profile(ClientArg::Random);
+        assert!(profiles::PROFILES.contains(picked));
+    }
 
     #[test]
     fn hashes_are_40_hex_digits() {

@@ -57,6 +57,9 @@ pub fn details(rows: &[Row], peers: bool) -> String {
             "time",
             format!("{} ms ({} attempt{plural})", r.time_ms, r.attempts),
         );
+        if r.ipv6_without_peers6 {
+            out.push_str(&format!("  warning: {}\n", super::bep7::WARNING));
+        }
         if peers {
             for p in &r.peers {
                 match &p.host {
@@ -246,6 +249,7 @@ mod tests {
             }],
             external_ip: None,
             warning: None,
+            ipv6_without_peers6: false,
             time_ms: 12,
             attempts: 1,
         }
@@ -266,6 +270,21 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("time         12 ms (1 attempt)"), "{t}");
+    }
+
+    #[test]
+    fn the_bep7_warning_shows_in_the_table_and_json() {
+        let mut r = row(Status::Ok);
+        let t = details(std::slice::from_ref(&r), false);
+        assert!(!t.contains("BEP 7"), "{t}");
+        assert!(json(std::slice::from_ref(&r)).contains("\"ipv6_without_peers6\": false"));
+        r.ipv6_without_peers6 = true;
+        let t = details(std::slice::from_ref(&r), false);
+        assert!(
+            t.contains("\n  warning: reached over IPv6 but the answer has no peers6 (BEP 7)"),
+            "{t}"
+        );
+        assert!(json(&[r]).contains("\"ipv6_without_peers6\": true"));
     }
 
     #[test]

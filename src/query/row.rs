@@ -73,6 +73,8 @@ pub struct Row {
     pub external_ip: Option<String>,
     /// `warning message`.
     pub warning: Option<String>,
+    /// Reached over IPv6, yet IPv4 peers and no `peers6` key: see [`super::bep7`].
+    pub ipv6_without_peers6: bool,
     /// Milliseconds from the first attempt to the answer.
     pub time_ms: u64,
     /// Attempts made.
@@ -97,6 +99,7 @@ impl Row {
             peers: Vec::new(),
             external_ip: None,
             warning: None,
+            ipv6_without_peers6: false,
             time_ms: u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
             attempts: o.attempts,
         }
@@ -144,6 +147,7 @@ impl Row {
                 .collect();
             row.external_ip = a.external_ip.map(|ip| ip.to_string());
             row.warning = a.warning.clone();
+            row.ipv6_without_peers6 = super::bep7::no_peers6(o.answered_by, a);
         }
         row
     }

@@ -67,6 +67,7 @@ pub async fn post(
         timeout: TIMEOUT,
         retries: 0,
         ipv6_only: false,
+        user_agent: None,
     };
     let credentials =
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));

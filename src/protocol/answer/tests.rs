@@ -58,6 +58,7 @@ proptest! {
             tracker_id: tracker_id.as_deref(), compact, no_peer_id,
         }, &mut out);
         let Answer::Success(a) = decode_announce(&out).unwrap() else { panic!("a failure") };
+        let v4_count = peers.iter().filter(|p| p.ip.to_canonical().is_ipv4()).count();
         prop_assert_eq!(a, AnnounceAnswer {
             interval: interval.into(),
             min_interval: Some(min_interval.into()),
@@ -65,6 +66,9 @@ proptest! {
             incomplete: Some(incomplete.into()),
             downloaded: Some(downloaded as i64),
             peers: expected_peers(&peers, compact, no_peer_id),
+            // The encoder always writes a compact `peers`, and `peers6` only for IPv6 peers.
+            compact_peers: if compact { v4_count } else { 0 },
+            peers6_key: compact && v4_count < peers.len(),
             external_ip: external_ip.map(|ip| ip.to_canonical()),
             warning,
             tracker_id,
