@@ -10,9 +10,12 @@
 # checked: with the cluster on, answers merge the other nodes' peers, so the peers per answer
 # of both modes must be within 10% (numwant filled in both), or the comparison is refused.
 # For the on rounds: the sync lag (retracker_cluster_sync_lag_seconds, sampled during the
-# load), Redis commands per announce as the nodes count them and as Redis does
-# (total_commands_processed, INFO commandstats), and retracker_cluster_errors_total (must be 0).
-# Any failed answer or cluster error: exit 1.
+# load, and how long a new peer takes to show in another node's answers, probed), Redis
+# commands per announce as the nodes count them and as Redis does (total_commands_processed,
+# INFO commandstats), and retracker_cluster_errors_total (must be 0). Per round, the CPU time
+# per announce of the nodes, Redis and the load generators (/proc), and the share of the
+# machine other processes took (a machine that was not quiet shows there). Not pinned unless
+# CORES is given. Any failed answer or cluster error: exit 1.
 #
 # Usage: bench/cluster.sh    (knobs: see bench/README.md; e.g. ROUNDS=5 DURATION=20 bench/cluster.sh)
 set -euo pipefail
@@ -56,7 +59,7 @@ enter_netns "$0" "$@"
 exec > >(tee "${BENCH_OUT:-/dev/null}") 2>&1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/retracker-bench-cluster.XXXXXX")
 NODES=(n1 n2 n3)
-declare -A NODE_PID NODE_PORT RATE PPA FAIL CLUSTER CPU
+declare -A NODE_PID NODE_PORT RATE PPA FAIL CLUSTER CPU OTHER
 HZ=$(getconf CLK_TCK)
 REDIS_PID=
 LAG_PID=
@@ -95,12 +98,7 @@ trap 'exit 130' INT TERM
 
 rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 
-# metric_l PORT 'NAME{LABELS}': one labelled series from /metrics (NA when absent).
-metric_l() {
-  curl -s --noproxy '*' --max-time 5 "http://127.0.0.1:$1/metrics" |
-    awk -v name="$2" '$1 == name { print $2; found = 1 } END { if (!found) print "NA" }'
-}
-announces() { metric_l "$1" 'retracker_requests_total{kind="announce",result="ok"}'; }
+announces() { metric "$1" 'retracker_requests_total{kind="announce",result="ok"}'; }
 
 # start_nodes MODE TAG: three fresh nodes, with [CLUSTER] when MODE is on; ready to answer
 # (and, when on, connected to Redis).
@@ -128,28 +126,29 @@ start_nodes() {
 }
 
 # probe FROM TO: a new seeder announces to node FROM in a swarm of its own, then a leecher
-# asks node TO every 20 ms until TO's answer lists that seeder (127.0.0.1 and its port in the
+# asks node TO every 100 ms until TO's answer lists that seeder (127.0.0.1 and its port in the
 # compact peers): prints the milliseconds from FROM's answer to there (NA after 5 s).
 probe() {
-  local q="uploaded=0&downloaded=0&compact=1&numwant=$NUMWANT" ih port hex t0 lid
+  local q="uploaded=0&downloaded=0&compact=1&numwant=$NUMWANT" ih lid port pat t0
   ih=$(random_pct20) lid=$(random_pct20) port=$((20000 + RANDOM % 40000))
-  hex=$(printf '7f000001%04x' "$port")
+  pat=$(printf '\\x7f\\x00\\x00\\x01\\x%02x\\x%02x' $((port >> 8)) $((port & 255)))
   curl -s --noproxy '*' --max-time 2 -o /dev/null \
     "http://127.0.0.1:${NODE_PORT[$1]}/announce?info_hash=$ih&peer_id=$(random_pct20)&port=$port&left=0&event=started&$q"
-  t0=$(date +%s%N)
-  while (($(date +%s%N) - t0 < 5000000000)); do
+  t0=${EPOCHREALTIME/./}
+  while ((${EPOCHREALTIME/./} - t0 < 5000000)); do
     if curl -s --noproxy '*' --max-time 2 "http://127.0.0.1:${NODE_PORT[$2]}/announce?info_hash=$ih&peer_id=$lid&port=$((port + 1))&left=100&$q" |
-      od -An -v -tx1 | tr -d ' \n' | grep -q "$hex"; then
-      echo $((($(date +%s%N) - t0) / 1000000))
+      LC_ALL=C grep -qaP "$pat"; then
+      echo $(((${EPOCHREALTIME/./} - t0) / 1000))
       return
     fi
-    sleep 0.02
+    sleep 0.1
   done
   echo NA
 }
 
 # sampler: after the warm-up, over and over: each node's retracker_cluster_sync_lag_seconds
-# (into $WORK/lag, in ms) and one probe to the next node (into $WORK/seen).
+# (into $WORK/lag, in ms) and one probe to the next node (into $WORK/seen). It runs in the off
+# rounds too (where it finds nothing), so that both modes carry the same observer.
 sampler() {
   local n k=0
   sleep "$WARMUP" # the measured part of the run, not a readiness wait
@@ -164,36 +163,49 @@ sampler() {
 
 # spread FILE: "median | max | samples" of the numbers in FILE.
 spread() {
-  grep -v NA "$1" | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%d | %d | %d", a[int((NR + 1) / 2)], a[NR], NR; else printf "NA | NA | 0" }'
+  { grep -v NA "$1" || true; } | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%d | %d | %d", a[int((NR + 1) / 2)], a[NR], NR; else printf "NA | NA | 0" }'
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime of PID
+ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; } # CPU of PID and its reaped children
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat; } # the machine's user, system, steal
+us_per() { ratio "$(($1 * 1000000 / HZ))" "$2"; } # TICKS ANNOUNCES: µs of CPU per announce
 
 # one MODE ROUND: fresh nodes, the three load generators at once, the figures.
 one() {
-  local mode=$1 round=$2 tag="$1-r$2" n i=0 line sum=0 port pid pids=()
+  local mode=$1 round=$2 tag="$1-r$2" n i=0 line sum=0 port pid pids=() t_start
   local -A a0 c0 t0
   start_nodes "$mode" "$tag"
   for n in "${NODES[@]}"; do
     a0[$n]=$(announces "${NODE_PORT[$n]}")
     c0[$n]=$(metric "${NODE_PORT[$n]}" retracker_cluster_commands_total)
-    t0[$n]=$(cpu_ticks "${NODE_PID[$n]}")
+    t0[$n]=$(ticks "${NODE_PID[$n]}")
   done
-  t0[redis]=$(cpu_ticks "$REDIS_PID")
-  [[ $mode == off ]] || { rcli CONFIG RESETSTAT >/dev/null; : >"$WORK/lag"; : >"$WORK/seen"; sampler & LAG_PID=$!; }
+  t0[redis]=$(ticks "$REDIS_PID") t0[busy]=$(busy) t_start=${EPOCHREALTIME/./}
+  [[ $mode == off ]] || rcli CONFIG RESETSTAT >/dev/null
+  : >"$WORK/lag"
+  : >"$WORK/seen"
+  sampler &
+  LAG_PID=$!
   for n in "${NODES[@]}"; do
     i=$((i + 1))
     port=${NODE_PORT[$n]}
     assert_loopback "127.0.0.1:$port"
-    timeout -k 5 $((DURATION + 60)) "${LOAD_PIN[@]}" "$LOADGEN" "127.0.0.1:$port" --max \
-      --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --torrents "$TORRENTS" \
-      --peers "$PEERS" --numwant "$NUMWANT" --seed 1 --peer-seed "$((1000 + i))" --show-urls 0 \
-      >"$WORK/load-$tag-$n.out" 2>&1 &
+    # The subshell reaps loadgen, so its children's CPU time is loadgen's: written at the end.
+    (
+      timeout -k 5 $((DURATION + 60)) "${LOAD_PIN[@]}" "$LOADGEN" "127.0.0.1:$port" --max \
+        --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --torrents "$TORRENTS" \
+        --peers "$PEERS" --numwant "$NUMWANT" --seed 1 --peer-seed "$((1000 + i))" --show-urls 0 \
+        >"$WORK/load-$tag-$n.out" 2>&1 || true
+      ticks "$BASHPID" >"$WORK/ticks-$tag-$n"
+    ) &
     pids+=("$!")
   done
   for pid in "${pids[@]}"; do wait "$pid" || true; done
-  if [[ -n "$LAG_PID" ]]; then kill "$LAG_PID" 2>/dev/null || true; wait "$LAG_PID" 2>/dev/null || true; LAG_PID=; fi
-  local ann=0 cmds=0 errs=0 views=0 nodes_seen="" ticks=0
+  local ann=0 cmds=0 errs=0 views=0 nodes_seen="" nt=0 lt=0 ours
+  ours=$(ticks "$LAG_PID")
+  kill "$LAG_PID" 2>/dev/null || true
+  wait "$LAG_PID" 2>/dev/null || true
+  LAG_PID=
   for n in "${NODES[@]}"; do
     port=${NODE_PORT[$n]}
     line=$(grep '^RESULT ' "$WORK/load-$tag-$n.out" || true)
@@ -208,7 +220,8 @@ one() {
     TOTAL_FAILURES=$((TOTAL_FAILURES + FAIL[$mode,$n,$round]))
     sum=$((sum + RATE[$mode,$n,$round]))
     ann=$((ann + $(announces "$port") - a0[$n]))
-    ticks=$((ticks + $(cpu_ticks "${NODE_PID[$n]}") - t0[$n]))
+    nt=$((nt + $(ticks "${NODE_PID[$n]}") - t0[$n]))
+    lt=$((lt + $(cat "$WORK/ticks-$tag-$n")))
     say "   $n (127.0.0.1:$port): ${RATE[$mode,$n,$round]} announces/s, ${PPA[$mode,$n,$round]} peers per answer, failures ${FAIL[$mode,$n,$round]}; retracker_failures_total: $(failure_reasons "$port")"
     if [[ $mode == on ]]; then
       cmds=$((cmds + $(metric "$port" retracker_cluster_commands_total) - c0[$n]))
@@ -218,9 +231,14 @@ one() {
     fi
   done
   RATE[$mode,all,$round]=$sum
-  # CPU time per announce answered (warm-up included) of the three nodes and of Redis, µs.
-  CPU[$mode,$round]="$(ratio "$((ticks * 1000000 / HZ))" "$ann") | $(ratio "$((($(cpu_ticks "$REDIS_PID") - t0[redis]) * 1000000 / HZ))" "$ann")"
-  say "   all three: $sum announces/s; CPU per announce (µs): nodes | Redis: ${CPU[$mode,$round]}"
+  # CPU per announce answered (warm-up included): nodes, Redis, load generators (µs); and the
+  # share of the machine that went to processes other than these and the sampler.
+  local rt=$(($(ticks "$REDIS_PID") - t0[redis]))
+  ours=$((ours + nt + rt + lt))
+  OTHER[$mode,$round]=$(awk -v b="$(($(busy) - t0[busy]))" -v o="$ours" \
+    -v cap="$(((${EPOCHREALTIME/./} - t_start) * HZ * $(nproc) / 1000000))" 'BEGIN { x = 100 * (b - o) / cap; printf "%.0f", x < 0 ? 0 : x }')
+  CPU[$mode,$round]="$(us_per "$nt" "$ann") | $(us_per "$rt" "$ann") | $(us_per "$lt" "$ann") | ${OTHER[$mode,$round]}%"
+  say "   all three: $sum announces/s; CPU µs per announce, nodes | Redis | load | other processes: ${CPU[$mode,$round]}"
   if [[ $mode == on ]]; then
     local redis_total
     redis_total=$(rcli INFO stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }')
@@ -244,7 +262,7 @@ done
 header_lines "Cluster mode: three nodes and one Redis on one machine (bench/cluster.sh)"
 say "- $(redis-server --version | awk '{ print $1, $2, $3 }'), on 127.0.0.1:$REDIS_PORT (no persistence); nodes ${NODES[*]} on 127.0.0.1:${NODE_PORT[n1]}, ${NODE_PORT[n2]}, ${NODE_PORT[n3]}"
 say "- ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP TORRENTS=$TORRENTS PEERS=$PEERS (per node) NUMWANT=$NUMWANT CONNECTIONS=$CONNECTIONS (per node)"
-say "- $(cores_line): the three nodes, Redis and the three load generators share the machine's $(nproc) cores"
+say "- $(cores_line) (the server: the three nodes and Redis; the load: the three load generators); $(nproc) cores in all"
 say
 
 note "starting redis-server on 127.0.0.1:$REDIS_PORT"
@@ -272,13 +290,13 @@ done
 say
 header_lines "Cluster mode (bench/cluster.sh): results"
 say "- three retracker nodes (SQLite, log level warn, tokio default workers), each loaded by its own \`loadgen --max\`, $CONNECTIONS keep-alive connections, ${DURATION} s (first ${WARMUP} s not counted), the same $TORRENTS torrents, $PEERS peers per node, numwant $NUMWANT; on = [CLUSTER] redis_url (sync_interval_ms 250, view_max_age_ms 1000), off = no [CLUSTER]"
-say "- $(cores_line); $(nproc) cores shared by 3 nodes, Redis and 3 load generators"
+say "- $(cores_line) (the server: the three nodes and Redis; the load: the three load generators); $(nproc) cores in all"
 say
-say "| round | cluster | n1 | n2 | n3 | all three | peers per answer (n1/n2/n3) | failures |"
-say "| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |"
+say "| round | cluster | n1 | n2 | n3 | all three | peers per answer (n1/n2/n3) | failures | CPU µs per announce: nodes | Redis | load | other processes (% of the machine) |"
+say "| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
 for ((round = 1; round <= ROUNDS; round++)); do
   for mode in on off; do
-    say "| $round | $mode | ${RATE[$mode,n1,$round]} | ${RATE[$mode,n2,$round]} | ${RATE[$mode,n3,$round]} | ${RATE[$mode,all,$round]} | ${PPA[$mode,n1,$round]}/${PPA[$mode,n2,$round]}/${PPA[$mode,n3,$round]} | $((FAIL[$mode,n1,$round] + FAIL[$mode,n2,$round] + FAIL[$mode,n3,$round])) |"
+    say "| $round | $mode | ${RATE[$mode,n1,$round]} | ${RATE[$mode,n2,$round]} | ${RATE[$mode,n3,$round]} | ${RATE[$mode,all,$round]} | ${PPA[$mode,n1,$round]}/${PPA[$mode,n2,$round]}/${PPA[$mode,n3,$round]} | $((FAIL[$mode,n1,$round] + FAIL[$mode,n2,$round] + FAIL[$mode,n3,$round])) | ${CPU[$mode,$round]} |"
   done
 done
 say
@@ -309,15 +327,17 @@ say "- equal work: peers per answer (median) on/off: n1 ${PMED[on,n1]}/${PMED[of
 say
 say "### The cluster in the on rounds"
 say
-say "Sync lag: retracker_cluster_sync_lag_seconds of each node every 0.5 s after the warm-up, in ms. Commands per announce: Δ retracker_cluster_commands_total of the three nodes / Δ announces answered (warm-up included), and Redis's total_commands_processed (script calls and the commands they run) over the same announces."
+say "Sync lag: retracker_cluster_sync_lag_seconds of each node, sampled over and over after the warm-up, in ms. Seen after: a new seeder announced to one node, then a leecher asking the next node every 100 ms: ms until that node's answer lists the seeder (the push, then the view's refresh). Commands per announce: Δ retracker_cluster_commands_total of the three nodes / Δ announces answered (warm-up included), and Redis's own total_commands_processed (script calls and the commands they run) over the same announces."
 say
-say "| round | sync lag median (ms) | max (ms) | samples | commands per announce (nodes) | Redis total_commands_processed per announce | view refreshes per announce | retracker_cluster_errors_total | nodes seen (n1/n2/n3) |"
-say "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+say "| round | sync lag median (ms) | max | samples | seen by another node after, median (ms) | max | probes | commands per announce (nodes) | Redis total_commands_processed per announce | view refreshes per announce | cluster errors | nodes seen (n1/n2/n3) |"
+say "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 for ((round = 1; round <= ROUNDS; round++)); do say "${CLUSTER[$round]}"; done
 say
 say "- Redis INFO commandstats, calls per announce over the on rounds: $(awk '{ c[$1] += $2; a[$1] += $3 }
-  END { for (k in c) if (k != "info" && k != "config" && k != "flushall" && k != "ping") printf "%s %.3f\n", k, c[k] / a[k] }' "$WORK/commandstats" | sort -k2 -gr | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+  END { for (k in c) if (k !~ /^(info|config|flushall|ping)/) printf "%s %.3f\n", k, c[k] / a[k] }' "$WORK/commandstats" | sort -k2 -gr | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')"
 say "- retracker_cluster_errors_total over all on rounds: $CLUSTER_ERRORS $( ((CLUSTER_ERRORS)) && echo '(NOT 0)' || echo '(0, as it must be)')"
+busiest=$(printf '%s\n' "${OTHER[@]}" | sort -n | tail -n 1)
+((busiest <= 5)) || say "- WARNING: other processes took up to $busiest% of the machine in a round (column \"other processes\"): it was not quiet, compare with care"
 say
 [[ -n "${BENCH_OUT:-}" ]] && say "(written to $BENCH_OUT)"
 if ((UNEQUAL)); then
