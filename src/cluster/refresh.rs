@@ -165,7 +165,7 @@ fn parse(
             }
         }
     }
-    Some(view)
+    Some(view.finished())
 }
 
 fn as_int(v: &Reply) -> Option<u64> {

@@ -38,7 +38,10 @@ pub async fn run(
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut held: Vec<ClusterChange> = Vec::new();
+    // The oldest change held can have been made right after the take before the one that
+    // found it: its age is counted from there (an upper bound, at most one interval more).
     let mut held_since: Option<Instant> = None;
+    let mut last_take = Instant::now();
     let mut need_resync = true;
     let mut resync: VecDeque<Snapshot> = VecDeque::new();
     let mut counts: Vec<(InfoHash, u64)> = Vec::new();
@@ -57,8 +60,9 @@ pub async fn run(
             need_resync = true;
         }
         if held.len() > before && held_since.is_none() {
-            held_since = Some(Instant::now());
+            held_since = Some(last_take);
         }
+        last_take = Instant::now();
         c.status.queued.store(held.len() as u64, Ordering::Relaxed);
         if need_resync {
             let (peers, swarm_counts) = snapshot(&t).await;
@@ -99,7 +103,8 @@ pub async fn run(
                 let n = t.store.counts();
                 n.seeders + n.leechers
             },
-            lag_ms: held_since.map_or(0, |s| s.elapsed().as_millis() as u64),
+            // The last push's lag (this one's is known once Redis confirms it).
+            lag_ms: c.status.lag_ms.load(Ordering::Relaxed),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             instance: c.instance,
         };
@@ -141,7 +146,9 @@ pub async fn run(
                 if !held.is_empty() || !chunk.is_empty() {
                     c.status.push_batches.fetch_add(1, Ordering::Relaxed);
                 }
-                c.status.lag_ms.store(report.lag_ms, Ordering::Relaxed);
+                // From the oldest change's earliest possible time to Redis's confirmation.
+                let lag = held_since.map_or(0, |s| s.elapsed().as_millis() as u64);
+                c.status.lag_ms.store(lag, Ordering::Relaxed);
                 c.status
                     .pushed_at_ms
                     .store(super::unix_ms(), Ordering::Relaxed);

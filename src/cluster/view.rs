@@ -61,9 +61,31 @@ pub struct View {
     /// Downloads counted under this node's id in Redis (may be ahead of the local count after a
     /// crash: the higher of the two is this node's share).
     pub own_completed: u64,
-    /// A random sample of their peers.
+    /// A random sample of their peers, seeders first (see [`View::finished`]).
     pub peers: Vec<ViewPeer>,
+    /// How many of `peers` are seeders (they come first).
+    n_seeders: usize,
+    /// The network of every peer of the sample, when they share one (then every candidate is
+    /// in one tier for any requester: the merge takes one uniform draw).
+    single_net: Option<NetId>,
 }
+
+impl View {
+    /// The view with its peers ordered, seeders first, and what the merge needs to know of them
+    /// worked out once here instead of at every announce.
+    pub fn finished(mut self) -> View {
+        // Four sets of at most SAMPLE each: what a merge's bitset of seen peers holds.
+        self.peers.truncate(4 * SAMPLE);
+        self.peers.sort_by_key(|p| !p.seeder);
+        self.n_seeders = self.peers.iter().take_while(|p| p.seeder).count();
+        let first = self.peers.first().map(|p| p.net);
+        self.single_net = first.filter(|n| self.peers.iter().all(|p| p.net == *n));
+        self
+    }
+}
+
+/// Bits for the view peers a draw has looked at: at most four sets of [`SAMPLE`].
+type Seen = [u64; (4 * SAMPLE).div_ceil(64)];
 
 struct Slot {
     view: Arc<View>,
@@ -206,6 +228,17 @@ pub fn merge_announce(
     }
     let req = r.locality.requester;
     let allowed = allowed(r.locality);
+    let other_eligible = f64::from(if r.seeder {
+        view.leechers
+    } else {
+        view.seeders.saturating_add(view.leechers)
+    });
+    if let Some(t) = single_tier(view, r, out) {
+        if allowed[t as usize] {
+            merge_one_tier(view, r, t, own_eligible, other_eligible, rng, out);
+        }
+        return;
+    }
     let mut others: Vec<(Tier, ResponsePeer)> = view
         .peers
         .iter()
@@ -243,11 +276,6 @@ pub fn merge_announce(
             .map(|p| (tiers.next().unwrap_or(Tier::Outside), p))
             .collect()
     };
-    let other_eligible = f64::from(if r.seeder {
-        view.leechers
-    } else {
-        view.seeders.saturating_add(view.leechers)
-    });
     let w_own = (own_eligible as f64 / own.len().max(1) as f64).max(1.0);
     let w_other = (other_eligible / others.len() as f64).max(1.0);
     let n = r.numwant.min(own.len() + others.len());
@@ -292,6 +320,80 @@ pub fn merge_announce(
             out.peers.push(p);
         }
     }
+}
+
+/// The one tier every candidate is in for this requester, if there is one: the view's peers
+/// share a network and the own picks are all in that tier (the store counted them by tier).
+fn single_tier(view: &View, r: &Requester, out: &AnnounceOutcome) -> Option<Tier> {
+    let t = view.single_net?.tier_for(r.locality.requester);
+    let own: u32 = out.handed_out.iter().sum();
+    (out.handed_out[t as usize] == own).then_some(t)
+}
+
+/// The merge when every candidate is in tier `t` (a swarm inside one network, as most are at an
+/// ISP's city, or in a benchmark on 127.0.0.1): the tiers order nothing, so this is one draw
+/// of the answer's slots between the own picks and the view, weighted by the peers each side
+/// stands for, then uniform picks within each side; no list is built.
+fn merge_one_tier(
+    view: &View,
+    r: &Requester,
+    t: Tier,
+    own_eligible: usize,
+    other_eligible: f64,
+    rng: &mut impl Rng,
+    out: &mut AnnounceOutcome,
+) {
+    let start = if r.seeder { view.n_seeders } else { 0 };
+    let avail = view.peers.len() - start;
+    let own = out.peers.len();
+    let w_own = (own_eligible as f64 / own.max(1) as f64).max(1.0);
+    let w_other = (other_eligible / avail.max(1) as f64).max(1.0);
+    let n = r.numwant.min(own + avail);
+    let (mut a, mut b, mut from_view) = (own, avail, 0);
+    for _ in 0..n {
+        let (ma, mb) = (w_own * a as f64, w_other * b as f64);
+        if rng.random::<f64>() * (ma + mb) < ma {
+            a -= 1;
+        } else {
+            b -= 1;
+            from_view += 1;
+        }
+    }
+    while out.peers.len() > n - from_view {
+        let i = rng.random_range(0..out.peers.len());
+        out.peers.swap_remove(i);
+    }
+    let kept = out.peers.len();
+    let mut seen: Seen = [0; (4 * SAMPLE).div_ceil(64)];
+    let (mut got, mut left) = (0, avail);
+    // Uniform draws without repeats; a candidate that may not go out (the requester, another
+    // family, a peer the own picks hold) is skipped and counts as looked at.
+    while got < from_view && left > 0 {
+        let i = start + rng.random_range(0..avail);
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if seen[word] & bit != 0 {
+            continue;
+        }
+        seen[word] |= bit;
+        left -= 1;
+        let p = &view.peers[i];
+        let ok = p.peer_id != r.peer_id
+            && (p.ip, p.port) != (r.ip, r.port)
+            && r.family.is_none_or(|f| family_of(p.ip) == f)
+            && !out.peers[..kept]
+                .iter()
+                .any(|o| (o.ip, o.port) == (p.ip, p.port));
+        if ok {
+            out.peers.push(ResponsePeer {
+                ip: p.ip,
+                port: p.port,
+                peer_id: p.peer_id,
+            });
+            got += 1;
+        }
+    }
+    out.handed_out = [0; 3];
+    out.handed_out[t as usize] = out.peers.len() as u32;
 }
 
 /// Takes the entries of tier `t` out of `v`.

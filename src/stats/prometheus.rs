@@ -282,7 +282,7 @@ fn cluster(out: &mut Exposition, c: &crate::cluster::status::Figures) {
     );
     out.family(
         "retracker_cluster_sync_lag_seconds",
-        "Age of the oldest change of the last push when Redis confirmed it.",
+        "Age of the oldest change of the last push when Redis confirmed it (counted from the take before the one that found it: at most one sync interval too high).",
         "gauge",
     );
     out.sample(
