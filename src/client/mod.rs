@@ -51,7 +51,10 @@ pub struct Options {
 /// A rule over the resolved addresses of a tracker: `Err(why)` refuses them all, before any
 /// connection is made (the server's `[CHECKS] deny_networks`).
 #[derive(Clone)]
-pub struct AddressGuard(pub std::sync::Arc<dyn Fn(&[SocketAddr]) -> Result<(), String> + Send + Sync>);
+pub struct AddressGuard(pub std::sync::Arc<GuardFn>);
+
+/// The function inside an [`AddressGuard`].
+pub type GuardFn = dyn Fn(&[SocketAddr]) -> Result<(), String> + Send + Sync;
 
 impl std::fmt::Debug for AddressGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -8,9 +8,9 @@ use super::error::ConfigError;
 use super::keys::{self, Form, Key, KEYS, NETWORKS};
 use super::value::{self, Refusal};
 use super::{
-    AccessConfig, AccessMode, CacheConfig, ChecksConfig, ClusterConfig, Config, DbConfig, DbKind, FlaskConfig,
-    LocalityConfig, LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig,
-    TrackerConfig, UdpPort, WebConfig,
+    AccessConfig, AccessMode, CacheConfig, ChecksConfig, ClusterConfig, Config, DbConfig, DbKind,
+    FlaskConfig, LocalityConfig, LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig,
+    TlsConfig, TrackerConfig, UdpPort, WebConfig,
 };
 use crate::locality::{self, Mode as LocalityMode};
 use crate::netlist::Networks;
