@@ -34,6 +34,7 @@
 pub mod access;
 pub mod blocking;
 pub mod blocklist;
+pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod cluster;

@@ -276,7 +276,7 @@ async fn serve(config: Config, path: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
         // The access list or the network map: files the configuration names.
-        Err(e @ (ServerError::Access(_) | ServerError::Locality(_))) => {
+        Err(e @ (ServerError::Access(_) | ServerError::Locality(_) | ServerError::Checks(_))) => {
             tracing::error!("{e}");
             eprintln!("retracker: configuration error: {e}");
             ExitCode::from(2)

@@ -732,6 +732,12 @@ redis_password = v4lkeypw
 node_id = spb-1.isp
 sync_interval_ms = 100
 view_max_age_ms = 3000
+[CHECKS]
+keep_days = 7
+watch_file = /etc/retracker/watch.txt
+deny_networks = 169.254.0.0/16
+max_concurrent = 2
+max_per_minute = 10
 "#;
 
 #[test]

@@ -7,7 +7,7 @@
 use super::profiles::KeyFormat;
 use super::tls::TlsSettings;
 use super::url::{escape, Scheme, TrackerUrl};
-use super::{resolve, AnnounceParams, ClientError, Event, Options};
+use super::{resolve_guarded, AnnounceParams, ClientError, Event, Options};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -149,7 +149,7 @@ async fn fetch(
     url: &TrackerUrl,
     request: http::Request<Full<Bytes>>,
 ) -> Result<Head, ClientError> {
-    let addrs = resolve(&url.host, url.port, options.ipv6_only).await?;
+    let addrs = resolve_guarded(&url.host, url.port, options).await?;
     let mut last = None;
     let mut stream = None;
     for addr in addrs {
@@ -190,9 +190,9 @@ async fn fetch(
                     None => ClientError::Tls(e.to_string()),
                 }
             })?;
-            exchange(stream, url, user_agent, request).await?
+            exchange(stream, url, user_agent, options.max_body, request).await?
         }
-        _ => exchange(tcp, url, user_agent, request).await?,
+        _ => exchange(tcp, url, user_agent, options.max_body, request).await?,
     };
     Ok((status, location, body, from))
 }
@@ -204,6 +204,7 @@ async fn exchange<S>(
     io: S,
     url: &TrackerUrl,
     user_agent: &'static str,
+    max_body: usize,
     mut request: http::Request<Full<Bytes>>,
 ) -> Result<(http::StatusCode, Option<String>, Vec<u8>), ClientError>
 where
@@ -243,15 +244,15 @@ where
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame.map_err(net)?.into_data() {
-            if bytes.len() + data.len() > MAX_BODY {
-                return Err(ClientError::TooLarge(MAX_BODY));
+            if bytes.len() + data.len() > max_body {
+                return Err(ClientError::TooLarge(max_body));
             }
             bytes.extend_from_slice(&data);
         }
     }
     driver.abort();
     if gzip {
-        bytes = inflate(&bytes)?;
+        bytes = inflate(&bytes, max_body)?;
     }
     Ok((status, location, bytes))
 }
@@ -273,14 +274,14 @@ fn host_header(url: &TrackerUrl) -> String {
     }
 }
 
-fn inflate(gz: &[u8]) -> Result<Vec<u8>, ClientError> {
+fn inflate(gz: &[u8], max_body: usize) -> Result<Vec<u8>, ClientError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(gz)
-        .take(MAX_BODY as u64 + 1)
+        .take(max_body as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| ClientError::Malformed(format!("bad gzip body: {e}")))?;
-    if out.len() > MAX_BODY {
-        return Err(ClientError::TooLarge(MAX_BODY));
+    if out.len() > max_body {
+        return Err(ClientError::TooLarge(max_body));
     }
     Ok(out)
 }

@@ -40,6 +40,26 @@ pub struct Options {
     pub ipv6_only: bool,
     /// The HTTP `User-Agent`; `None`: `retracker/<version>`.
     pub user_agent: Option<&'static str>,
+    /// Largest answer body read, before and after inflating ([`http::MAX_BODY`] for the
+    /// query tools; the server's tracker checks use less).
+    pub max_body: usize,
+    /// Judges every address a host name resolves to before anything is sent (also after a
+    /// redirect); `None`: every address may be reached.
+    pub guard: Option<AddressGuard>,
+}
+
+/// A rule over the resolved addresses of a tracker: `Err(why)` refuses them all, before any
+/// connection is made (the server's `[CHECKS] deny_networks`).
+#[derive(Clone)]
+pub struct AddressGuard(pub std::sync::Arc<GuardFn>);
+
+/// The function inside an [`AddressGuard`].
+pub type GuardFn = dyn Fn(&[SocketAddr]) -> Result<(), String> + Send + Sync;
+
+impl std::fmt::Debug for AddressGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddressGuard")
+    }
 }
 
 /// The `event` of an announce.
@@ -129,12 +149,20 @@ pub enum ClientError {
     /// Redirects that cannot be followed.
     #[error("{0}")]
     Redirect(String),
-    /// The answer is larger than [`http::MAX_BODY`].
+    /// The answer is larger than [`Options::max_body`].
     #[error("answer larger than {0} bytes")]
     TooLarge(usize),
     /// The answer cannot be read.
     #[error("malformed answer: {0}")]
     Malformed(String),
+    /// [`Options::guard`] refused the tracker's addresses: nothing was sent.
+    #[error("refused to contact {host}: {why}")]
+    Denied {
+        /// Host.
+        host: String,
+        /// Why, in words.
+        why: String,
+    },
 }
 
 impl ClientError {
@@ -247,6 +275,22 @@ impl Client {
             }
         }
     }
+}
+
+/// [`resolve`] as `options` ask, then judged by [`Options::guard`].
+pub async fn resolve_guarded(
+    host: &str,
+    port: u16,
+    options: &Options,
+) -> Result<Vec<SocketAddr>, ClientError> {
+    let addrs = resolve(host, port, options.ipv6_only).await?;
+    if let Some(guard) = &options.guard {
+        (guard.0)(&addrs).map_err(|why| ClientError::Denied {
+            host: host.to_owned(),
+            why,
+        })?;
+    }
+    Ok(addrs)
 }
 
 /// The addresses of `host:port` to try, in order: IPv4 first then IPv6, or IPv6 only.

@@ -8,7 +8,7 @@
 //! request (a connect reply to an announce ...), is a malformed answer.
 
 use super::url::TrackerUrl;
-use super::{resolve, AnnounceParams, ClientError, Event, Options};
+use super::{resolve_guarded, AnnounceParams, ClientError, Event, Options};
 use crate::protocol::answer::{AnnounceAnswer, Answer, Failure, ScrapeAnswer, ScrapeFile};
 use crate::protocol::udp::{Family, MAX_SCRAPE_HASHES};
 use crate::protocol::udp_client::{self, parse_reply, Reply, UdpEvent};
@@ -59,7 +59,7 @@ impl<'a> Exchange<'a> {
         connections: &'a Connections,
         url: &TrackerUrl,
     ) -> Result<Exchange<'a>, ClientError> {
-        let addr = resolve(&url.host, url.port, options.ipv6_only).await?[0];
+        let addr = resolve_guarded(&url.host, url.port, options).await?[0];
         let local: SocketAddr = if addr.is_ipv4() {
             "0.0.0.0:0".parse().expect("an address")
         } else {

@@ -8,9 +8,9 @@ use super::error::ConfigError;
 use super::keys::{self, Form, Key, KEYS, NETWORKS};
 use super::value::{self, Refusal};
 use super::{
-    AccessConfig, AccessMode, CacheConfig, ClusterConfig, Config, DbConfig, DbKind, FlaskConfig,
-    LocalityConfig, LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig, TlsConfig,
-    TrackerConfig, UdpPort, WebConfig,
+    AccessConfig, AccessMode, CacheConfig, ChecksConfig, ClusterConfig, Config, DbConfig, DbKind,
+    FlaskConfig, LocalityConfig, LogLevel, LoggingConfig, MetricsConfig, Mode, StatsConfig,
+    TlsConfig, TrackerConfig, UdpPort, WebConfig,
 };
 use crate::locality::{self, Mode as LocalityMode};
 use crate::netlist::Networks;
@@ -462,6 +462,13 @@ pub(super) fn build(s: &Settings) -> Result<(Config, Vec<String>), ConfigError> 
             })?,
             sync_interval_ms: s.int("CLUSTER", "sync_interval_ms")?,
             view_max_age_ms: s.int("CLUSTER", "view_max_age_ms")?,
+        },
+        checks: ChecksConfig {
+            keep_days: s.int("CHECKS", "keep_days")?,
+            watch_file: s.opt_path("CHECKS", "watch_file")?,
+            deny_networks: s.networks("CHECKS", "deny_networks")?,
+            max_concurrent: s.int("CHECKS", "max_concurrent")?,
+            max_per_minute: s.int("CHECKS", "max_per_minute")?,
         },
     };
     debug_assert!(

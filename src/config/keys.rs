@@ -156,6 +156,10 @@ pub static SECTIONS: &[Section] = &[
         name: "CLUSTER",
         doc: "Several nodes sharing their swarms through Redis or Valkey; each node answers from memory and pushes its changes in the background.",
     },
+    Section {
+        name: "CHECKS",
+        doc: "Tracker checks made by the server: trackers it watches on a schedule, the answers it records, and which addresses it never contacts.",
+    },
 ];
 
 /// `[NETWORKS]`: the one section whose keys are not in [`KEYS`] but names the operator gives
@@ -611,6 +615,33 @@ pub static KEYS: &[Key] = &[
         "How old a node's copy of the other nodes' peers of a swarm may get before an announce or scrape of that swarm has it read again (in the background), in milliseconds.",
         |c| c.cluster.view_max_age_ms.to_string(),
     ),
+    key(
+        "CHECKS", "keep_days", "30", Form::Int { min: 1, max: 3650 },
+        "Days recorded tracker checks are kept; older ones are deleted by a periodic cleanup.",
+        |c| c.checks.keep_days.to_string(),
+    ),
+    key(
+        "CHECKS", "watch_file", "", Form::Path,
+        "Trackers to watch, one \"URL INFO_HASH_HEX SECONDS\" a line (# comments), each polled every SECONDS and recorded; re-read on SIGHUP; empty = none.",
+        |c| path_text(&c.checks.watch_file),
+    ),
+    key(
+        "CHECKS", "deny_networks",
+        "0.0.0.0/8, 100.64.0.0/10, 169.254.0.0/16, 224.0.0.0/4, 240.0.0.0/4, fe80::/10, ff00::/8",
+        Form::Networks,
+        "Addresses never contacted by a check (a name resolving into them is refused): link-local with the cloud metadata address 169.254.169.254, carrier-grade NAT, multicast, reserved; loopback and private ranges stay allowed for the operator's own and LAN trackers; empty = none.",
+        |c| c.checks.deny_networks.to_string(),
+    ),
+    key(
+        "CHECKS", "max_concurrent", "4", Form::Int { min: 1, max: 256 },
+        "Most checks in flight at once (watches and checks asked for together); one more is refused, not queued.",
+        |c| c.checks.max_concurrent.to_string(),
+    ),
+    key(
+        "CHECKS", "max_per_minute", "60", Form::Int { min: 1, max: 100_000 },
+        "Most checks started in any 60 seconds (watches included); one more is refused.",
+        |c| c.checks.max_per_minute.to_string(),
+    ),
 ];
 
 /// Shows an optional path the way the defaults are written (empty for none).
@@ -659,6 +690,9 @@ pub static RELOADABLE: &[(&str, &str)] = &[
     ("LOCALITY", "networks_file"),
     ("LOCALITY", "asn_db"),
     ("LOCALITY", "country_db"),
+    // Re-read (the file) and swapped whole; a bad file keeps the running watches.
+    ("CHECKS", "watch_file"),
+    ("CHECKS", "deny_networks"),
 ];
 
 /// The values the Debian package's `/etc/retracker/config.ini` gives instead of the defaults

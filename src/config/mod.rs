@@ -57,6 +57,23 @@ pub struct Config {
     pub locality: LocalityConfig,
     /// `[CLUSTER]`: the Redis shared by several nodes.
     pub cluster: ClusterConfig,
+    /// `[CHECKS]`: tracker checks made by the server (see `crate::checks`).
+    pub checks: ChecksConfig,
+}
+
+/// `[CHECKS]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChecksConfig {
+    /// Days recorded checks are kept.
+    pub keep_days: u32,
+    /// The watch file (`URL INFO_HASH_HEX SECONDS` a line); `None` = no watches from a file.
+    pub watch_file: Option<PathBuf>,
+    /// Addresses a check never contacts.
+    pub deny_networks: Networks,
+    /// Most checks in flight at once.
+    pub max_concurrent: u32,
+    /// Most checks started in any 60 seconds.
+    pub max_per_minute: u32,
 }
 
 /// `[FLASK]` section.

@@ -62,6 +62,8 @@ pub fn main(args: &QueryArgs) -> ExitCode {
             retries: args.retries,
             ipv6_only: args.ipv6,
             user_agent: plan.client.map(|p| p.user_agent),
+            max_body: crate::client::http::MAX_BODY,
+            guard: None,
         },
         tls,
     ));

@@ -55,6 +55,7 @@ pub(super) fn spawn(
         tracker: Arc::clone(tracker),
         db: Arc::clone(&services.db),
         certs: services.certs.clone(),
+        checks: Arc::clone(&services.checks),
     };
     let mut tasks = vec![
         tokio::spawn(cleanup_loop(
@@ -75,6 +76,10 @@ pub(super) fn spawn(
             stop.clone(),
         )),
     ];
+    tasks.push(tokio::spawn(crate::checks::schedule::run(
+        Arc::clone(&services.checks),
+        stop.clone(),
+    )));
     if let Some(cluster) = &tracker.cluster {
         tasks.extend(cluster.start(tracker, stop));
     }

@@ -85,6 +85,9 @@ pub enum ServerError {
     /// The network map (`networks_file`, `asn_db`, `country_db`) could not be read.
     #[error(transparent)]
     Locality(#[from] crate::locality::LocalityError),
+    /// `[CHECKS] watch_file` could not be read or has a bad line.
+    #[error(transparent)]
+    Checks(#[from] crate::checks::WatchFileError),
     /// A task of the start-up (on the blocking pool) ended without an answer: it panicked, or
     /// the runtime is shutting down. Returned instead of panicking the caller.
     #[error("{0}")]

@@ -19,6 +19,8 @@ pub(super) struct Live {
     pub db: Arc<Storage>,
     /// The HTTPS certificate, when HTTPS is served.
     pub certs: Option<Arc<CertStore>>,
+    /// Tracker checks: the deny list and the watch file.
+    pub checks: Arc<crate::checks::Checks>,
 }
 
 /// Applies each reloaded configuration (see [`apply`]), re-reads the HTTPS certificate (see
@@ -121,6 +123,9 @@ async fn apply(live: &Live, old: &Config, new: &Config) {
         Err(e) => tracing::error!("reload: the network map is kept as it was: {e}"),
     }
     tracker.set_settings(Settings::from_config(new));
+    // [CHECKS] deny_networks, and the watch file re-read (a bad one keeps the running watches).
+    let (checks, config) = (Arc::clone(&live.checks), new.clone());
+    crate::blocking::run(move || checks.reload(&config)).await;
     let (db, blocklist) = (Arc::clone(&live.db), Arc::clone(&tracker.blocklist));
     match crate::blocking::run(move || crate::web::blocklist::reload(&db, &blocklist)).await {
         Ok(n) => tracing::debug!("reload: blocklist re-read: {n} entries"),

@@ -31,6 +31,8 @@ pub(super) struct Services {
     pub writer_status: Arc<WriterStatus>,
     /// The HTTPS certificate, when HTTPS listeners are served.
     pub certs: Option<Arc<CertStore>>,
+    /// Tracker checks and watches (`[CHECKS]`).
+    pub checks: Arc<crate::checks::Checks>,
 }
 
 /// Builds every service for `config`; `https` says whether HTTPS listeners will be served.
@@ -66,6 +68,13 @@ pub(super) async fn build(
     let writer_status = Arc::new(WriterStatus::default());
     let (config, db_for_web, status) =
         (config.clone(), Arc::clone(&db), Arc::clone(&writer_status));
+    let (db_for_checks, checks_config) = (Arc::clone(&db), config.clone());
+    let checks =
+        crate::blocking::try_run(move || crate::checks::Checks::new(&checks_config, db_for_checks))
+            .await
+            .map_err(|e| ServerError::Task(format!("reading the watch file: {e}")))??;
+    let checks = Arc::new(checks);
+    let checks_for_web = Arc::clone(&checks);
     let (tracker, web) = crate::blocking::try_run(move || {
         let blocklist = Arc::new(Blocklist::new(db_for_web.blocklist()?));
         let tracker = Arc::new(Tracker::new(
@@ -81,7 +90,13 @@ pub(super) async fn build(
         let map = tracker.network_map();
         tracker.store.relabel(&mut |ip| map.net_id(ip));
         drop(map);
-        let web = Web::build(&config, Arc::clone(&tracker), db_for_web, status)?;
+        let web = Web::build(
+            &config,
+            Arc::clone(&tracker),
+            db_for_web,
+            status,
+            checks_for_web,
+        )?;
         Ok::<_, StorageError>((tracker, Arc::new(web)))
     })
     .await
@@ -93,6 +108,7 @@ pub(super) async fn build(
         swarm_db,
         writer_status,
         certs,
+        checks,
     })
 }
 

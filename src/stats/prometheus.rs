@@ -38,6 +38,22 @@ pub struct MetricsInput {
     pub version: String,
     /// This node's cluster figures; `None` for a single node (no cluster families then).
     pub cluster: Option<crate::cluster::status::Figures>,
+    /// The watched trackers' last answers (`[CHECKS]`); empty: no check families.
+    pub checks: Vec<CheckMetric>,
+}
+
+/// One watched tracker and torrent, for `retracker_check_up` and
+/// `retracker_check_latency_seconds`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckMetric {
+    /// Tracker URL (label `tracker`).
+    pub tracker: String,
+    /// Hex info hash (label `info_hash`).
+    pub info_hash: String,
+    /// The last poll was answered (not refused, not failed).
+    pub up: bool,
+    /// Seconds the last poll took; `None`: it got no answer.
+    pub latency_seconds: Option<f64>,
 }
 
 /// The metric families of `input`, in the text format.
@@ -225,6 +241,7 @@ pub fn render(input: &MetricsInput) -> String {
     if let Some(c) = &input.cluster {
         cluster(&mut out, c);
     }
+    checks(&mut out, &input.checks);
     out.0
 }
 
@@ -300,6 +317,39 @@ fn cluster(out: &mut Exposition, c: &crate::cluster::status::Figures) {
         "Swarm views this node holds.",
         c.views,
     );
+}
+
+/// The `[CHECKS]` families, when trackers are watched.
+fn checks(out: &mut Exposition, checks: &[CheckMetric]) {
+    if checks.is_empty() {
+        return;
+    }
+    out.family(
+        "retracker_check_up",
+        "1 when the last poll of a watched tracker was answered, 0 when it was refused or failed.",
+        "gauge",
+    );
+    for c in checks {
+        let labels = [
+            ("tracker", c.tracker.as_str()),
+            ("info_hash", c.info_hash.as_str()),
+        ];
+        out.sample("retracker_check_up", &labels, u8::from(c.up));
+    }
+    out.family(
+        "retracker_check_latency_seconds",
+        "Seconds the last answered poll of a watched tracker took.",
+        "gauge",
+    );
+    for c in checks {
+        if let Some(s) = c.latency_seconds {
+            let labels = [
+                ("tracker", c.tracker.as_str()),
+                ("info_hash", c.info_hash.as_str()),
+            ];
+            out.sample("retracker_check_latency_seconds", &labels, Float(s));
+        }
+    }
 }
 
 /// The text being written.
@@ -410,6 +460,7 @@ mod tests {
             stats.event(Event::Connection(e));
         }
         MetricsInput {
+            checks: Vec::new(),
             counters: stats.counters(),
             census: Census {
                 torrents: 2,

@@ -9,6 +9,7 @@
 
 mod admin;
 pub use admin::TorrentMeta;
+pub mod checks;
 mod pool;
 pub mod record;
 pub mod schema;

@@ -75,4 +75,41 @@ pub const MIGRATIONS: &[&str] = &[
     // row), for the benefit of one expiry DELETE a cleanup period, which now scans the table
     // on the blocking pool instead.
     "DROP INDEX IF EXISTS peers_last_seen;",
+    // 5: tracker checks made by the server (`crate::checks`): each answer (or why there was
+    // none), its peers, and the watches added from the web UI (those of `[CHECKS] watch_file`
+    // live in the file).
+    "CREATE TABLE checks (
+        id          INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        url         TEXT NOT NULL,
+        request     TEXT NOT NULL,
+        info_hash   TEXT,
+        status      TEXT NOT NULL,
+        error       TEXT,
+        seeders     INTEGER,
+        leechers    INTEGER,
+        downloaded  INTEGER,
+        interval    INTEGER,
+        time_ms     INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL,
+        external_ip TEXT,
+        warnings    TEXT,
+        source      TEXT NOT NULL CHECK (source IN ('page', 'watch'))
+    );
+    CREATE INDEX checks_target ON checks (url, info_hash, at);
+    CREATE INDEX checks_at ON checks (at);
+    CREATE TABLE check_peers (
+        check_id INTEGER NOT NULL,
+        address  TEXT NOT NULL,
+        client   TEXT
+    );
+    CREATE INDEX check_peers_check ON check_peers (check_id);
+    CREATE TABLE check_watches (
+        id        INTEGER PRIMARY KEY,
+        url       TEXT NOT NULL,
+        info_hash TEXT NOT NULL,
+        seconds   INTEGER NOT NULL CHECK (seconds >= 1),
+        created   INTEGER NOT NULL,
+        UNIQUE (url, info_hash)
+    );",
 ];

@@ -281,3 +281,108 @@ fn web_ui_tables_round_trip_in_a_file_and_in_memory() {
     assert!(Storage::open(&path, 1).unwrap().size_bytes() > 0);
     assert_eq!(Storage::open_memory().unwrap().size_bytes(), 0);
 }
+
+fn check(at: u32, url: &str, seeders: i64, source: checks::Source) -> checks::RecordedCheck {
+    checks::RecordedCheck {
+        id: 0,
+        at,
+        url: url.into(),
+        request: "announce".into(),
+        info_hash: Some("AB".repeat(20)),
+        status: "ok".into(),
+        error: None,
+        seeders: Some(seeders),
+        leechers: Some(2),
+        downloaded: Some(7),
+        interval: Some(1800),
+        time_ms: 12,
+        attempts: 1,
+        external_ip: Some("127.0.0.1".into()),
+        warnings: vec!["w1".into(), "w2".into()],
+        source,
+        peers: vec![checks::CheckPeer {
+            address: "127.0.0.1:6881".into(),
+            client: Some("qBittorrent 4.5.2".into()),
+        }],
+    }
+}
+
+#[test]
+fn checks_list_page_by_filter_series_export_and_cleanup() {
+    use checks::{CheckFilter, Source};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(&dir.path().join("db.sqlite"), 1).unwrap();
+    let a = "http://a/announce";
+    let b = "udp://b:1";
+    for (at, url, seeders) in [(100, a, 1), (200, b, 5), (300, a, 3), (400, a, 4)] {
+        s.record_check(&check(at, url, seeders, Source::Watch))
+            .unwrap();
+    }
+    let page = s
+        .list_checks(&CheckFilter {
+            url: Some(a.into()),
+            info_hash: Some("ab".repeat(20)),
+            offset: 1,
+            limit: 1,
+        })
+        .unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!(page.rows.len(), 1);
+    let row = &page.rows[0];
+    assert_eq!(
+        (row.at, row.seeders),
+        (300, Some(3)),
+        "newest first, one skipped"
+    );
+    let mut want = check(300, a, 3, Source::Watch);
+    want.id = row.id;
+    want.info_hash = Some("ab".repeat(20));
+    assert_eq!(*row, want, "every column and the peers read back");
+    let other = s
+        .list_checks(&CheckFilter {
+            info_hash: Some("cd".repeat(20)),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((other.total, other.rows.len()), (0, 0));
+
+    let series = s.check_series(a, &"AB".repeat(20), 200).unwrap();
+    let points: Vec<_> = series.iter().map(|p| (p.at, p.seeders)).collect();
+    assert_eq!(points, vec![(300, Some(3)), (400, Some(4))]);
+
+    let polls = s.export_checks(Some(a), None).unwrap();
+    assert_eq!(polls.len(), 3);
+    assert_eq!(polls[0].time, "1970-01-01T00:01:40Z");
+    assert_eq!(polls[0].peers, vec!["127.0.0.1:6881".to_owned()]);
+
+    // keep_days: everything before the cut goes, peers included.
+    assert_eq!(s.delete_checks_before(300).unwrap(), 2);
+    let left = s.export_checks(None, None).unwrap();
+    assert_eq!(
+        left.iter().map(|p| p.seeders).collect::<Vec<_>>(),
+        vec![Some(3), Some(4)]
+    );
+    let conn = s.conn().unwrap();
+    let peers: i64 = conn
+        .query_row("SELECT count(*) FROM check_peers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(peers, 2, "the deleted checks' peers are gone too");
+}
+
+#[test]
+fn page_watches_add_update_and_remove() {
+    let s = Storage::open_memory().unwrap();
+    let h = "EF".repeat(20);
+    let id = s.add_watch("udp://t:1", &h, 60, 1000).unwrap();
+    assert_eq!(s.add_watch("udp://t:1", &h, 30, 2000).unwrap(), id);
+    let w = s.page_watches().unwrap();
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        (w[0].seconds, w[0].created, w[0].info_hash.as_str()),
+        (30, 1000, "ef".repeat(20).as_str())
+    );
+    assert!(s.remove_watch(id).unwrap());
+    assert!(!s.remove_watch(id).unwrap());
+    assert!(s.page_watches().unwrap().is_empty());
+}

@@ -68,6 +68,8 @@ pub async fn post(
         retries: 0,
         ipv6_only: false,
         user_agent: None,
+        max_body: crate::client::http::MAX_BODY,
+        guard: None,
     };
     let credentials =
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));

@@ -64,6 +64,7 @@ async fn gather(web: &Arc<Web>) -> Result<MetricsInput, WebError> {
             .cluster
             .as_ref()
             .map(|c| c.status.figures(&c.node)),
+        checks: web.checks.metrics(),
     })
 }
 

@@ -85,6 +85,8 @@ pub struct Web {
     pub history_days: u32,
     /// Seconds between history snapshots.
     pub snapshot_interval: u32,
+    /// Tracker checks (`crate::checks`): run one, the watches and their states.
+    pub checks: Arc<crate::checks::Checks>,
 }
 
 /// One web request, read in full.
@@ -442,6 +444,7 @@ impl Web {
         tracker: Arc<Tracker>,
         storage: Arc<Storage>,
         writer: Arc<WriterStatus>,
+        checks: Arc<crate::checks::Checks>,
     ) -> Result<Web, crate::storage::StorageError> {
         let stats_cfg = &config.stats;
         let auth = if stats_cfg.access_password.is_empty() {
@@ -489,6 +492,7 @@ impl Web {
             peer_networks,
             history_days: stats_cfg.history_days,
             snapshot_interval: stats_cfg.snapshot_interval,
+            checks,
         })
     }
 
