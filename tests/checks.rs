@@ -265,6 +265,20 @@ fn check_up(metrics: &str, url: &str) -> Option<f64> {
         .map(|v| v.trim().parse().unwrap())
 }
 
+/// The row of the dashboard's watched trackers table for `url`.
+fn watch_row(page: &str, url: &str) -> String {
+    let table = page
+        .split("<table id=\"watches\">")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no watches table: {page}"));
+    let table = table.split("</table>").next().unwrap();
+    table
+        .split("<tr")
+        .find(|r| r.contains(url))
+        .unwrap_or_else(|| panic!("no row for {url}: {table}"))
+        .to_owned()
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -277,7 +291,13 @@ async fn a_watch_is_recorded_and_its_metric_falls_when_the_tracker_stops() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("watch.txt");
     std::fs::write(&file, format!("# test\n{url} {} 1\n", hex(&HASH))).unwrap();
-    let watcher = Tracker::start(|c| c.checks.watch_file = Some(file.clone())).await;
+    let watcher = common::web::start(|c| c.checks.watch_file = Some(file.clone())).await;
+    let dashboard = || async {
+        let auth = common::web::basic("admin", common::web::PASSWORD);
+        let r = common::get(watcher.addr, None, "/stat", &[("Authorization", &auth)]).await;
+        assert_eq!(r.status, 200);
+        r.text()
+    };
 
     let wait_for = |want: f64| {
         let (watcher, url) = (&watcher, url.clone());
@@ -312,9 +332,24 @@ async fn a_watch_is_recorded_and_its_metric_falls_when_the_tracker_stops() {
     assert!(rows.total >= 1);
     assert_eq!(rows.rows[0].source, Source::Watch);
     assert_eq!(rows.rows[0].seeders, Some(2));
+    // The dashboard lists the watch and how it answered.
+    let page = dashboard().await;
+    let row = watch_row(&page, &url);
+    assert!(row.contains("class=\"ok\""), "{row}");
+    assert!(row.contains(&hex(&HASH)), "{row}");
 
     target.stop().await;
     wait_for(0.0).await;
+    let page = dashboard().await;
+    let row = watch_row(&page, &url);
+    assert!(
+        row.contains("class=\"error\"") || row.contains("class=\"failure\""),
+        "{row}"
+    );
+    assert!(
+        !row.contains("<td class=\"num\">0</td>"),
+        "failures in a row counted: {row}"
+    );
     watcher.stop().await;
 }
 
@@ -346,4 +381,69 @@ fn a_bad_watch_file_line_exits_2_naming_file_and_line() {
         )),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_rereads_the_watch_file_and_keeps_the_watches_when_it_is_bad() {
+    let target = Tracker::start(|_| {}).await;
+    seed(&target).await;
+    let url = format!("http://{}/announce", target.addr);
+    let other = format!("http://{}/announce?second", target.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("watch.txt");
+    std::fs::write(&file, format!("{url} {} 1\n", hex(&HASH))).unwrap();
+    let mut config = config_in(dir.path());
+    config.checks.watch_file = Some(file.clone());
+    let watcher = Tracker::start_in(
+        tempfile::tempdir().unwrap(),
+        config.clone(),
+        &["127.0.0.1:0"],
+    )
+    .await;
+    let polled = |wanted: &'static [bool]| {
+        let (watcher, url, other) = (&watcher, url.clone(), other.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                let text = watcher.get("/metrics").await.text();
+                let seen = [
+                    check_up(&text, &url).is_some(),
+                    check_up(&text, &other).is_some(),
+                ];
+                if seen == wanted {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "watches {seen:?}, wanted {wanted:?}:\n{text}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    polled(&[true, false]).await;
+
+    // A second line, then SIGHUP: both watched.
+    std::fs::write(
+        &file,
+        format!("{url} {h} 1\n{other} {h} 1\n", h = hex(&HASH)),
+    )
+    .unwrap();
+    watcher.reload(config.clone());
+    polled(&[true, true]).await;
+
+    // A bad file on SIGHUP: logged, and the running watches are kept.
+    std::fs::write(&file, format!("{url} {} 0\n", hex(&HASH))).unwrap();
+    watcher.reload(config.clone());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let text = watcher.get("/metrics").await.text();
+        assert!(
+            check_up(&text, &url).is_some() && check_up(&text, &other).is_some(),
+            "a bad file dropped a watch:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    watcher.stop().await;
+    target.stop().await;
 }

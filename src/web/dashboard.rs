@@ -107,6 +107,44 @@ struct DashboardPage<'a> {
     cluster_lag: String,
     cluster_queued: String,
     nodes: Vec<super::cluster::NodeView>,
+    /// The watched trackers.
+    watches: Vec<WatchView>,
+}
+
+/// A watched tracker's row, formatted.
+pub struct WatchView {
+    url: String,
+    info_hash: String,
+    every: String,
+    last: String,
+    status: String,
+    /// "ok", "failure" or "error" (a class for the row), or "" before the first poll.
+    class: String,
+    failures: String,
+    latency: String,
+}
+
+/// The rows of the watched trackers' table.
+fn watch_rows(watches: &[crate::checks::WatchState]) -> Vec<WatchView> {
+    watches
+        .iter()
+        .map(|w| WatchView {
+            url: w.url.clone(),
+            info_hash: w.info_hash.clone(),
+            every: format::duration(u64::from(w.seconds)),
+            last: w.last_at.map_or_else(|| "not yet".into(), format::utc),
+            status: match (&w.last_status, &w.last_words) {
+                (None, _) => "–".into(),
+                (Some(s), Some(words)) if s != "ok" => format!("{s}: {words}"),
+                (Some(s), _) => s.clone(),
+            },
+            class: w.last_status.clone().unwrap_or_default(),
+            failures: format::count(u64::from(w.failures_in_row)),
+            latency: w
+                .last_latency_ms
+                .map_or_else(|| "–".into(), |ms| format!("{ms} ms")),
+        })
+        .collect()
 }
 
 /// The locality tables of `g` that have rows.
@@ -383,6 +421,7 @@ pub async fn page(web: &Arc<Web>, who: &Who) -> Result<Response<Vec<u8>>, WebErr
             .as_ref()
             .map(super::cluster::rows)
             .unwrap_or_default(),
+        watches: watch_rows(&o.watches),
     };
     Ok(reply::page(&page))
 }

@@ -196,6 +196,9 @@ pub struct Overview {
     pub clients: Vec<ClientRow>,
     /// Peers by the operator's named networks, by AS and by country.
     pub geography: Geography,
+    /// The watched trackers (`[CHECKS] watch_file` and the watches added from the page) and
+    /// how each answered lately.
+    pub watches: Vec<crate::checks::WatchState>,
     /// The cluster (`[CLUSTER] redis_url`); absent for a single node.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<super::cluster::ClusterOverview>,
@@ -503,6 +506,7 @@ pub async fn compute(web: &Arc<Web>) -> Result<Overview, WebError> {
         clients_total,
         clients: client_rows(tally.clients, CLIENT_ROWS, TOP_VERSIONS),
         geography,
+        watches: web.checks.states(),
         cluster: web.tracker.cluster.as_ref().map(|c| {
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
