@@ -72,62 +72,18 @@ fn counts_add_up_and_the_own_share_of_completions_is_the_larger() {
 
 #[test]
 fn view_peers_fill_the_answer_but_never_the_requester_a_duplicate_or_a_seeder_for_a_seeder() {
-    let n = NetId::UNKNOWN;
-    let mut view = View {
-        seeders: 2,
-        leechers: 2,
-        peers: vec![peer(1, true, n), peer(2, false, n), peer(3, true, n)],
-        ..Default::default()
-    };
-    // The requester itself, listed through another node.
-    let r = requester(50, Mode::Off, n);
-    view.peers.push(ViewPeer {
-        ip: r.ip,
-        port: r.port,
-        peer_id: r.peer_id,
-        seeder: false,
-        net: n,
-    });
-    let rng = &mut rand::rngs::SmallRng::seed_from_u64(2);
-    let mut out = AnnounceOutcome {
-        peers: vec![
-            own(1),
-            ResponsePeer {
-                ip: IpAddr::from([10, 0, 0, 3]),
-                port: 6881,
-                peer_id: [3; 20],
-            },
-        ],
-        ..Default::default()
-    };
-    merge_announce(&view, &r, 2, &mut |_| n, rng, &mut out);
-    let mut got: Vec<_> = out.peers.iter().map(|p| p.ip).collect();
-    got.sort();
-    let want: Vec<IpAddr> = vec![
-        IpAddr::from([10, 0, 0, 1]),
-        IpAddr::from([10, 0, 0, 2]),
-        IpAddr::from([10, 0, 0, 3]),
-        IpAddr::from([192, 168, 0, 1]),
-    ];
-    assert_eq!(got, want);
-    assert_eq!(out.handed_out.iter().sum::<u32>(), 4);
-
-    let mut seeder = requester(50, Mode::Off, n);
-    seeder.seeder = true;
-    let mut out = AnnounceOutcome::default();
-    merge_announce(&view, &seeder, 0, &mut |_| n, rng, &mut out);
-    assert!(
-        out.peers
-            .iter()
-            .all(|p| p.ip == IpAddr::from([10, 0, 0, 2])),
-        "{:?}",
-        out.peers
-    );
+    fills_but_never_the_requester_a_duplicate_or_a_seeder_for_a_seeder(false);
 }
 
 #[test]
 fn the_one_tier_draw_fills_the_answer_but_never_with_the_requester_a_duplicate_or_a_seeder_for_a_seeder(
 ) {
+    fills_but_never_the_requester_a_duplicate_or_a_seeder_for_a_seeder(true);
+}
+
+/// The general merge (`one_tier` false: the view as built, no single network known) or the
+/// one-tier draw (the view `finished`, every peer in one network).
+fn fills_but_never_the_requester_a_duplicate_or_a_seeder_for_a_seeder(one_tier: bool) {
     let n = NetId::UNKNOWN;
     let mut view = View {
         seeders: 2,
@@ -144,6 +100,10 @@ fn the_one_tier_draw_fills_the_answer_but_never_with_the_requester_a_duplicate_o
         seeder: false,
         net: n,
     });
+    if one_tier {
+        view = view.finished();
+        assert!(view.single_net.is_some());
+    }
     let rng = &mut rand::rngs::SmallRng::seed_from_u64(2);
     let mut out = AnnounceOutcome {
         peers: vec![
@@ -156,8 +116,6 @@ fn the_one_tier_draw_fills_the_answer_but_never_with_the_requester_a_duplicate_o
         ],
         ..Default::default()
     };
-    let view = view.clone().finished();
-    assert!(view.single_net.is_some());
     merge_announce(&view, &r, 2, &mut |_| n, rng, &mut out);
     let mut got: Vec<_> = out.peers.iter().map(|p| p.ip).collect();
     got.sort();
