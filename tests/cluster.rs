@@ -458,6 +458,16 @@ async fn one_download_reported_through_two_nodes_counts_once_and_a_kill_9_does_n
         }
         all
     });
+    // A node restarted within seconds finds its previous run's report under its id: that is
+    // not two processes sharing one id.
+    assert!(
+        !nodes[winner]
+            .stderr()
+            .iter()
+            .any(|l| l.contains("another process reports node_id")),
+        "{:#?}",
+        nodes[winner].stderr()
+    );
     // The web UI shows the cluster's count too: the torrents export of the node that lost the
     // claim (its own count is 0).
     let loser = 1 - winner;

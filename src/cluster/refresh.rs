@@ -200,17 +200,6 @@ async fn read_nodes(c: &Cluster, redis: &mut Redis) {
             continue;
         };
         report.node = id;
-        let fresh = now.saturating_sub(report.pushed_at_ms) < 10_000;
-        if report.node == c.node
-            && report.instance != c.instance
-            && fresh
-            && !c.status.id_clash.swap(true, Ordering::Relaxed)
-        {
-            tracing::error!(
-                "cluster: another process reports node_id {:?} too; give every node its own [CLUSTER] node_id, or their completions and views get mixed up",
-                c.node
-            );
-        }
         if now.saturating_sub(report.pushed_at_ms) > FORGET_NODE_MS {
             stale.push(report.node);
         } else {

@@ -93,6 +93,20 @@ impl Status {
         was != UP
     }
 
+    /// Logs once when the report found under this node's id (`json`, the field the last push
+    /// replaced) is another live process's: two nodes share one id.
+    pub fn check_clash(&self, node: &str, instance: u64, json: &[u8]) {
+        let Ok(prev) = serde_json::from_slice::<NodeReport>(json) else {
+            return;
+        };
+        let fresh = super::unix_ms().saturating_sub(prev.pushed_at_ms) < 10_000;
+        if prev.instance != instance && fresh && !self.id_clash.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "cluster: another process reports node_id {node:?} too; give every node its own [CLUSTER] node_id, or their completions and views get mixed up"
+            );
+        }
+    }
+
     /// Whether Redis answered the last exchange.
     pub fn is_up(&self) -> bool {
         self.state.load(Ordering::Relaxed) == UP

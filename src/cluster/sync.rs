@@ -111,7 +111,11 @@ pub async fn run(
         let mut pipes = batch.pipes(&c.node);
         let mut registry = pipe();
         registry
-            .cmd("HEXISTS")
+            // The previous report under this id: missing means Redis lost this node's data;
+            // another process's instance means two nodes share one id. Read here, in the
+            // push, because both processes write the field every interval: a separate
+            // periodic read can stay in phase with its own push and never see the other.
+            .cmd("HGET")
             .arg(keys::NODES)
             .arg(&c.node)
             .cmd("HSET")
@@ -128,10 +132,13 @@ pub async fn run(
                 let (won, lost) = batch.settle(&replies, &t, now_s);
                 c.status.claims_won.fetch_add(won, Ordering::Relaxed);
                 c.status.claims_lost.fetch_add(lost, Ordering::Relaxed);
-                let known = replies
-                    .last()
-                    .and_then(|r| r.first())
-                    .is_some_and(|v| matches!(v, Reply::Int(1)));
+                let previous = replies.last().and_then(|r| r.first());
+                let known = matches!(previous, Some(Reply::BulkString(_)));
+                if let (true, Some(Reply::BulkString(json))) = (registered, previous) {
+                    // Not on the first push: that finds the report of this node's previous
+                    // run when it was restarted within seconds.
+                    c.status.check_clash(&c.node, c.instance, json);
+                }
                 if registered && !known {
                     tracing::warn!(
                         "cluster: Redis lost this node's data (restarted empty?): resync"
