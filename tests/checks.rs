@@ -35,6 +35,8 @@ fn request(url: &str) -> CheckRequest {
         client: None,
         timeout: Some(Duration::from_secs(2)),
         retries: 0,
+        port: 0,
+        numwant: None,
         source: Source::Page,
     }
 }

@@ -66,6 +66,10 @@ pub struct CheckRequest {
     pub timeout: Option<Duration>,
     /// Attempts after the first one on network errors and timeouts (at most 3).
     pub retries: u32,
+    /// The port announced (0 is sent as 6881, `retracker query`'s default).
+    pub port: u16,
+    /// Peers asked for; `None`: the client profile's figure, or the tracker's default.
+    pub numwant: Option<u32>,
     /// Where it comes from (recorded).
     pub source: Source,
 }
@@ -230,12 +234,16 @@ impl Checks {
                     peer_id: profile.map_or_else(AnnounceParams::random_peer_id, |p| p.peer_id()),
                     key: rand::random(),
                     key_format: profile.map(|p| p.key).unwrap_or_default(),
-                    port: 6881,
+                    port: if request.port == 0 {
+                        6881
+                    } else {
+                        request.port
+                    },
                     uploaded: 0,
                     downloaded: 0,
                     left: 1,
                     event: Event::Started,
-                    numwant: profile.map(|p| p.numwant),
+                    numwant: request.numwant.or(profile.map(|p| p.numwant)),
                 };
                 let o = client.announce(url, &p).await;
                 if matches!(o.result, Ok(crate::protocol::answer::Answer::Success(_))) {

@@ -128,6 +128,8 @@ async fn poll(checks: &Checks, w: &Watch) {
         client: None,
         timeout: None,
         retries: 0,
+        port: 0,
+        numwant: None,
         source: Source::Watch,
     };
     let outcome = match checks.prepare(&request) {
