@@ -37,6 +37,7 @@ fn request(url: &str) -> CheckRequest {
         retries: 0,
         port: 0,
         numwant: None,
+        peer_ids: false,
         source: Source::Page,
     }
 }

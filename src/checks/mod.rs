@@ -70,6 +70,9 @@ pub struct CheckRequest {
     pub port: u16,
     /// Peers asked for; `None`: the client profile's figure, or the tracker's default.
     pub numwant: Option<u32>,
+    /// Ask an HTTP tracker for the peers with their peer ids (`compact=0`), so the answer
+    /// names their clients; false: `compact=1`, as clients send.
+    pub peer_ids: bool,
     /// Where it comes from (recorded).
     pub source: Source,
 }
@@ -244,6 +247,7 @@ impl Checks {
                     left: 1,
                     event: Event::Started,
                     numwant: request.numwant.or(profile.map(|p| p.numwant)),
+                    compact: !request.peer_ids,
                 };
                 let o = client.announce(url, &p).await;
                 if matches!(o.result, Ok(crate::protocol::answer::Answer::Success(_))) {

@@ -130,6 +130,7 @@ async fn poll(checks: &Checks, w: &Watch) {
         retries: 0,
         port: 0,
         numwant: None,
+        peer_ids: false,
         source: Source::Watch,
     };
     let outcome = match checks.prepare(&request) {

@@ -23,20 +23,22 @@ pub const MAX_REDIRECTS: usize = 3;
 /// more than a LAN tracker holds).
 pub const MAX_BODY: usize = 64 << 20;
 
-/// The announce query string (BEP 3), with `compact=1` as every client sends.
+/// The announce query string (BEP 3), with `compact=1` as every client sends (`compact=0` when
+/// the peer ids are asked for).
 pub fn announce_query(p: &AnnounceParams) -> String {
     let key = match p.key_format {
         KeyFormat::Hex => format!("{:08X}", p.key),
         KeyFormat::PeerIdTail => escape(&p.peer_id[12..]),
     };
     let mut q = format!(
-        "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}&left={}&compact=1&key={key}",
+        "info_hash={}&peer_id={}&port={}&uploaded={}&downloaded={}&left={}&compact={}&key={key}",
         escape(&p.info_hash),
         escape(&p.peer_id),
         p.port,
         p.uploaded,
         p.downloaded,
         p.left,
+        u8::from(p.compact),
     );
     let event = match p.event {
         Event::None => None,
@@ -303,6 +305,7 @@ mod tests {
             left: 3,
             event: Event::Stopped,
             numwant: Some(0),
+            compact: true,
         };
         let r = crate::protocol::announce::parse_announce(announce_query(&p).as_bytes()).unwrap();
         assert_eq!(
@@ -332,6 +335,7 @@ mod tests {
             left: 0,
             event: Event::Started,
             numwant: Some(50),
+            compact: true,
         };
         let r = crate::protocol::announce::parse_announce(announce_query(&p).as_bytes()).unwrap();
         assert_eq!(r.peer_id, p.peer_id);

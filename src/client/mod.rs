@@ -98,6 +98,9 @@ pub struct AnnounceParams {
     pub event: Event,
     /// Peers wanted; `None`: the tracker's default.
     pub numwant: Option<u32>,
+    /// HTTP: `compact=1`, as every client sends; false asks for the dictionary model, whose
+    /// peers carry their peer ids (client names). UDP answers are always compact.
+    pub compact: bool,
 }
 
 impl AnnounceParams {

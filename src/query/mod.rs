@@ -148,6 +148,7 @@ pub async fn run_once(client: Arc<Client>, plan: &Plan, args: &QueryArgs) -> Vec
                             left,
                             event: event.unwrap_or(Event::Started),
                             numwant,
+                            compact: true,
                         };
                         let o = client.announce(&url, &p).await;
                         let answered = matches!(o.result, Ok(crate::protocol::answer::Answer::Success(_)));
