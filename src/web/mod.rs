@@ -1,4 +1,5 @@
-//! The operator web UI: login, dashboard, history, peers browser, blocklist, exports, metrics.
+//! The operator web UI: login, dashboard, history, peers browser, blocklist, tracker checks,
+//! exports, metrics.
 //!
 //! Served by the same server as the tracker (or on `[WEB]` / `[METRICS]` listeners of its own).
 //! The accept loop answers tracker paths first (`crate::http::serve`) and hands every other
@@ -15,10 +16,12 @@
 pub mod auth;
 pub mod blocklist;
 pub mod chart;
+pub mod checks;
 pub mod cluster;
 pub mod dashboard;
 pub mod error;
 pub mod export;
+pub mod form_data;
 pub mod format;
 pub mod geography;
 pub mod history;
@@ -123,7 +126,8 @@ pub struct Who {
 pub struct Layout<'a> {
     /// Who is signed in (name, and the CSRF token of the logout form).
     pub who: &'a Who,
-    /// The menu entry to highlight: `stat`, `history`, `peers` or `blocklist`.
+    /// The menu entry to highlight: `stat`, `history`, `peers`, `blocklist`, `checks` or
+    /// `reports`.
     pub active: &'static str,
     /// retracker's version.
     pub version: &'static str,
@@ -162,6 +166,9 @@ pub const UI_PATHS: &[&str] = &[
     "/all_peers",
     "/blocklist",
     "/blocklist/remove",
+    "/checks",
+    "/checks/watch",
+    "/checks/watch/remove",
     "/login",
     "/logout",
 ];
@@ -241,6 +248,35 @@ pub fn routes(
                 }
             },
         );
+    // POST /checks may carry a .torrent file: read after the login too, see checks.rs.
+    let check_web = Arc::clone(&web);
+    let check = warp::post()
+        .and(warp::path!("checks"))
+        .and(common)
+        .and(warp::body::stream())
+        .then(
+            move |path: FullPath,
+                  query,
+                  conn: Option<ConnAddr>,
+                  tls: Option<Tls>,
+                  headers: HeaderMap,
+                  body| {
+                let web = Arc::clone(&check_web);
+                async move {
+                    let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+                    let req = Req {
+                        method: Method::POST,
+                        path: path.as_str().to_owned(),
+                        query,
+                        client: web.client_address(socket.ip(), &headers),
+                        headers,
+                        body: Bytes::new(),
+                        https: tls.is_some(),
+                    };
+                    reply::finish(checks::submit(&web, req, body).await)
+                }
+            },
+        );
     let requests = get.or(post).unify().then(
         move |method,
               path: FullPath,
@@ -269,6 +305,8 @@ pub fn routes(
     );
     claim.and(
         upload
+            .or(check)
+            .unify()
             .or(requests)
             .unify()
             .recover(reject_to_response)
@@ -419,6 +457,18 @@ async fn dispatch(
         "/blocklist/remove" if post => {
             let who = web.guard(req, Access::Page).await?;
             blocklist::remove(web, req, &who).await
+        }
+        "/checks" if get => {
+            let who = web.guard(req, Access::Page).await?;
+            checks::show(web, &who).await
+        }
+        "/checks/watch" if post => {
+            let who = web.guard(req, Access::Page).await?;
+            checks::add_watch(web, req, &who).await
+        }
+        "/checks/watch/remove" if post => {
+            let who = web.guard(req, Access::Page).await?;
+            checks::remove_watch(web, req, &who).await
         }
         path if UI_PREFIXES.iter().any(|p| path.starts_with(p)) => {
             web.guard(req, Access::Api).await?;

@@ -119,8 +119,8 @@ where
     })))
 }
 
-/// The body, refused as soon as it passes [`MAX_TORRENT_BYTES`].
-async fn read_capped<S, B>(body: S, declared: u64) -> Result<Bytes, WebError>
+/// The body, refused as soon as it passes [`MAX_TORRENT_BYTES`] (also `POST /checks`).
+pub async fn read_capped<S, B>(body: S, declared: u64) -> Result<Bytes, WebError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
