@@ -1,6 +1,7 @@
 //! The web UI in a real browser: Debian's headless chromium, driven over the Chrome DevTools
 //! Protocol (tests/common/cdp.rs), logs in through the form, reads the dashboard, adds a block
-//! through the blocklist form, and saves screenshots under
+//! through the blocklist form, checks a tracker through the checks form and opens its report,
+//! and saves screenshots under
 //! `$CARGO_TARGET_TMPDIR/browser/` for a human to look at.
 //!
 //! Needs chromium: `bash tests/run-all.sh` installs it. Without it this test fails (it never
@@ -116,6 +117,116 @@ fn drive(base: &str) -> Result<(), String> {
     blocklist(&mut page, base)?;
     dashboard(&mut page, base)?;
     peers_and_history(&mut page, base)?;
+    checks_and_reports(&mut page, base)?;
+    Ok(())
+}
+
+/// `/checks`: fill the form (this server's own announce URL, torrent X), see the answer table;
+/// upload the hybrid `.torrent` through the file input (the browser's own multipart body); open
+/// the report of the first check, see its row and chart; download both exports.
+fn checks_and_reports(page: &mut Page, base: &str) -> Result<(), String> {
+    let url = visit(page, &format!("{base}/checks"))?;
+    expect_path(page, "/checks", &url)?;
+    let hash: String = X.iter().map(|b| format!("{b:02x}")).collect();
+    let announce = format!("{base}/announce");
+    let fill = format!(
+        "(() => {{
+            const f = document.querySelector('#check-form');
+            f.querySelector('#url').value = {};
+            f.querySelector('#hash').value = {};
+            f.querySelector('#client').value = 'transmission';
+            f.querySelector('#numwant').value = '20';
+            f.querySelector('button[type=submit]').click();
+            return true;
+        }})()",
+        serde_json::to_string(&announce).unwrap(),
+        serde_json::to_string(&hash).unwrap()
+    );
+    let url = page.load_after(|p| p.eval(&fill).map(drop))?;
+    println!("browser: submitted the check form, now at {url}");
+    save_screenshot(page, "checks.png")?;
+    let answer = page.eval(
+        "(() => {
+            const s = document.querySelector('section.answer');
+            if (!s) return null;
+            const t = c => s.querySelector(c).textContent.trim();
+            return { status: s.dataset.status, seeders: t('.seeders'), leechers: t('.leechers'),
+                     peers: s.querySelectorAll('.answer-peers tbody tr').length };
+        })()",
+    )?;
+    // X has two seeders and a leecher; the check's own announce is a leecher too.
+    ensure!(
+        answer == serde_json::json!({"status": "ok", "seeders": "2", "leechers": "2", "peers": 3}),
+        "the answer table at {url}: {answer}"
+    );
+    println!("browser: check answer {answer}");
+
+    // The hybrid torrent through the file input: two answers, one per hash.
+    let url = visit(page, &format!("{base}/checks"))?;
+    expect_path(page, "/checks", &url)?;
+    let doc = page.call("DOM.getDocument", serde_json::json!({}))?;
+    let input = page.call(
+        "DOM.querySelector",
+        serde_json::json!({ "nodeId": doc["root"]["nodeId"], "selector": "#torrent" }),
+    )?;
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/hybrid-v1-v2.torrent"
+    );
+    page.call(
+        "DOM.setFileInputFiles",
+        serde_json::json!({ "nodeId": input["nodeId"], "files": [file] }),
+    )?;
+    let submit = format!(
+        "(() => {{
+            document.querySelector('#url').value = {};
+            document.querySelector('#check-form button[type=submit]').click();
+            return true;
+        }})()",
+        serde_json::to_string(&announce).unwrap()
+    );
+    let url = page.load_after(|p| p.eval(&submit).map(drop))?;
+    let hashes = page.eval(
+        "[...document.querySelectorAll('section.answer')].map(s => s.querySelector('.hash').textContent.trim())",
+    )?;
+    ensure!(
+        hashes
+            == serde_json::json!([
+                "ed5790779b59bf64be1415eb81854af639002ac0",
+                "8ab16bf527dc9eb4ebb3d0c05db6eb8651ebe8ca"
+            ]),
+        "the hybrid upload at {url} was checked under {hashes}"
+    );
+
+    // The report of X's checks (the answer's "every check" link has this URL).
+    let url = visit(
+        page,
+        &format!("{base}/reports?tracker={}&hash={hash}", web::enc(&announce)),
+    )?;
+    expect_path(page, "/reports", &url)?;
+    save_screenshot(page, "reports.png")?;
+    let rows = page.eval("document.querySelectorAll('#checks tr.check').length")?;
+    ensure!(
+        rows.as_u64() == Some(1),
+        "the report at {url} lists {rows} checks of X, not 1"
+    );
+    let charts = page.eval("document.querySelectorAll('#charts svg').length")?;
+    ensure!(
+        charts.as_u64() == Some(1),
+        "the report at {url} shows {charts} charts, not 1"
+    );
+    // The exports, fetched by the page as a download link would (same session).
+    for (id, first) in [("export-csv", "time,"), ("export-json", "[")] {
+        let text = page.eval(&format!(
+            "fetch(document.getElementById('{id}').href).then(r => r.ok ? r.text() : 'HTTP ' + r.status)"
+        ))?;
+        let text = text.as_str().unwrap_or_default().to_owned();
+        ensure!(
+            text.starts_with(first) && text.contains(&hash),
+            "#{id} of {url} gave {text:?}"
+        );
+        println!("browser: {id}: {} bytes", text.len());
+    }
     Ok(())
 }
 
