@@ -167,6 +167,7 @@ fn encoding(c: &mut Criterion) {
         tracker_id: None,
         compact,
         no_peer_id: false,
+        peers6_key: false,
     };
     let mut group = c.benchmark_group("encode_announce");
     group.throughput(Throughput::Elements(1));

@@ -68,6 +68,46 @@ async fn proxy_headers_are_believed_only_from_trusted_proxies() {
     );
 }
 
+/// Behind a proxy the client's family, not the proxy's, decides whether an empty `peers6` is
+/// sent (BEP 7): an IPv6 client gets one beside IPv4 peers, an IPv4 one (IPv4-mapped too) not.
+#[tokio::test]
+async fn the_proxied_clients_family_decides_peers6() {
+    let t = Tracker::start(|c| {
+        c.tracker.mode = Mode::Proxy;
+        c.tracker.trusted_proxies = "127.0.0.1/32".parse().unwrap();
+    })
+    .await;
+    let announce = |n: u32, client: &'static str| {
+        let target = format!("/announce?{}", query(&H, n, 6000 + n as u16, 5, ""));
+        let addr = t.addr;
+        async move {
+            get(addr, from(1), &target, &[("X-Real-IP", client)])
+                .await
+                .body
+        }
+    };
+    announce(1, "10.1.0.7").await;
+    let has = |body: &[u8], needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    // IPv4 clients first: the IPv6 one below puts an IPv6 peer into the swarm.
+    for (n, client, peers) in [
+        (2, "10.1.0.8", "5:peers6:"),
+        (3, "::ffff:10.1.0.9", "5:peers12:"),
+    ] {
+        let v4 = announce(n, client).await;
+        assert!(
+            has(&v4, peers.as_bytes()) && !has(&v4, b"6:peers6"),
+            "{client}: {}",
+            String::from_utf8_lossy(&v4)
+        );
+    }
+    let v6 = announce(4, "2001:db8::7").await;
+    assert!(
+        has(&v6, b"5:peers18:") && v6.ends_with(b"6:peers60:e"),
+        "{}",
+        String::from_utf8_lossy(&v6)
+    );
+}
+
 #[tokio::test]
 async fn a_trusted_proxy_without_headers_gets_a_failure_reason() {
     let t = Tracker::start(|c| c.tracker.mode = Mode::Proxy).await;

@@ -1337,3 +1337,56 @@ async fn an_ipv6_tracker_without_peers6_is_flagged_bep7() {
         assert_eq!(r["ipv6_without_peers6"], flagged, "{bind} {peers6}: {r}");
     }
 }
+
+/// retracker itself reached over IPv6, with only IPv4 peers in the swarm: its answer carries an
+/// empty `peers6`, so the BEP 7 warning that the fake tracker above trips is not printed, and
+/// the IPv4 peers are listed. Needs ::1: a machine without it fails here (`start_dual` panics).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retracker_over_ipv6_with_only_ipv4_peers_is_not_flagged_bep7() {
+    const LINE: &str =
+        "warning: reached over IPv6 but the answer has no peers6 (BEP 7): IPv6 peers are not handed out";
+    // One port on 127.0.0.1 and ::1: the peers announce over IPv4, the query asks over IPv6.
+    let t = Tracker::start_dual(|_| {}).await;
+    let (v4, v6) = (t.addrs[0], t.addrs[1]);
+    assert!(v4.is_ipv4() && v6.is_ipv6(), "{:?}", t.addrs);
+    let swarm = seed_swarm(&t).await;
+
+    // started then stopped: the query's own peer (::1) leaves no IPv6 peer behind for the next.
+    let url = format!("http://{v6}/announce");
+    assert!(url.starts_with("http://[::1]:"), "{url}");
+    let out = run(&["query", &url, "--info-hash", HASH, "--peers"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains(LINE), "{}", out.stdout);
+    assert!(!out.stderr.contains(LINE), "{}", out.stderr);
+    for address in &swarm {
+        assert!(
+            out.stdout.contains(address.as_str()),
+            "{address}: {}",
+            out.stdout
+        );
+    }
+    let out = run(&["query", &url, "--info-hash", HASH, "--format", "json"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = &json(&out)[0];
+    assert_eq!(r["ipv6_without_peers6"], false, "{r}");
+    assert_eq!(r["external_ip"], "::1", "{r}");
+    assert_eq!(peers_of(r), swarm, "{r}");
+
+    // On the wire: an IPv4 requester's answer has no `peers6`, as before; an IPv6 requester's
+    // has `peers` with the IPv4 peers, then an empty `peers6`.
+    let contains = |body: &[u8], needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    let target = format!("/announce?{}", query(&hash(), 9, 6009, 5, ""));
+    let body = common::get(v4, None, &target, &[]).await.body;
+    assert!(
+        contains(&body, b"5:peers18:") && !contains(&body, b"6:peers6"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let target = format!("/announce?{}", query(&hash(), 10, 6010, 5, ""));
+    let body = common::get(v6, None, &target, &[]).await.body;
+    assert!(
+        contains(&body, b"5:peers24:") && contains(&body, b"6:peers60:e"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}

@@ -102,6 +102,7 @@ fn check_request(data: &[u8], request: &Request) {
                     tracker_id: None,
                     compact: r.compact,
                     no_peer_id: r.no_peer_id,
+                    peers6_key: false,
                 },
                 &mut out,
             );

@@ -56,6 +56,9 @@ fn announce(
             tracker_id: s.tracker_id.as_deref(),
             compact: req.compact,
             no_peer_id: req.no_peer_id,
+            // The requester, not the socket: behind a proxy the client's own family counts. An
+            // IPv4-mapped address is an IPv4 client on a dual-stack socket.
+            peers6_key: resolved.client.to_canonical().is_ipv6(),
         },
         &mut body,
     );

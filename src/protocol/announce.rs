@@ -286,6 +286,13 @@ pub struct AnnounceResponse<'a> {
     pub compact: bool,
     /// Leave `peer id` out of the non-compact list.
     pub no_peer_id: bool,
+    /// Compact only: write `peers6` even when no IPv6 peer is listed (then empty, `6:peers60:`).
+    /// Set for requesters that came over IPv6: an empty `peers6` tells them that this tracker
+    /// hands out IPv6 peers (BEP 7) and has none in this swarm, where an answer without the key
+    /// reads as one from a tracker that never does (the warning of `retracker query`,
+    /// `src/query/bep7.rs`). Unset, `peers6` is written only when there are IPv6 peers, so
+    /// IPv4 requesters get the same bytes as before the field existed.
+    pub peers6_key: bool,
 }
 
 /// Appends the bencoded announce response to `out`.
@@ -295,11 +302,13 @@ pub struct AnnounceResponse<'a> {
 /// such peers are reachable only over IPv4.
 ///
 /// Keys in the sorted order bencode requires: `complete`, `downloaded`, `external ip` (when
-/// set), `incomplete`, `interval`, `min interval`, `peers`, `peers6` (compact, only when there is
-/// an IPv6 peer), `tracker id` (when set), `warning message` (when set).
+/// set), `incomplete`, `interval`, `min interval`, `peers`, `peers6` (compact, when there is an
+/// IPv6 peer or `peers6_key` is set), `tracker id` (when set), `warning message` (when set).
 ///
 /// - compact: `peers` holds 4 address + 2 port bytes (big-endian) per IPv4 peer and is always
-///   present, possibly empty; `peers6` holds 16 + 2 bytes per IPv6 peer;
+///   present, possibly empty; `peers6` holds 16 + 2 bytes per IPv6 peer, and is written empty
+///   (`6:peers60:`) for a requester that came over IPv6 ([`AnnounceResponse::peers6_key`]) when
+///   there is none, so that it still tells the requester IPv6 peers are handed out (BEP 7);
 /// - non-compact: `peers` is a list of `d2:ip<text>7:peer id<20 bytes>4:porti<n>ee` for all
 ///   peers of both families (`peer id` left out when `no_peer_id`), and there is no `peers6`.
 pub fn encode_announce(resp: &AnnounceResponse<'_>, out: &mut Vec<u8>) {
@@ -321,7 +330,7 @@ pub fn encode_announce(resp: &AnnounceResponse<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"12:min interval");
     write_int(out, resp.min_interval.into());
     if resp.compact {
-        write_compact_peers(resp.peers, out);
+        write_compact_peers(resp.peers, resp.peers6_key, out);
     } else {
         write_peer_dicts(resp.peers, resp.no_peer_id, out);
     }
@@ -336,7 +345,7 @@ pub fn encode_announce(resp: &AnnounceResponse<'_>, out: &mut Vec<u8>) {
     out.push(b'e');
 }
 
-fn write_compact_peers(peers: &[ResponsePeer], out: &mut Vec<u8>) {
+fn write_compact_peers(peers: &[ResponsePeer], peers6_key: bool, out: &mut Vec<u8>) {
     // Two passes instead of two temporary buffers: the length prefixes come first.
     let v4_count = peers
         .iter()
@@ -352,7 +361,7 @@ fn write_compact_peers(peers: &[ResponsePeer], out: &mut Vec<u8>) {
             out.extend_from_slice(&p.port.to_be_bytes());
         }
     }
-    if v6_count > 0 {
+    if v6_count > 0 || peers6_key {
         out.extend_from_slice(b"6:peers6");
         write_bytes_header(out, v6_count * 18);
         for p in peers {
@@ -529,6 +538,7 @@ mod tests {
                 tracker_id: Some(b"lan-1"),
                 compact: true,
                 no_peer_id: false,
+                peers6_key: false,
             },
             &mut out,
         );
@@ -549,6 +559,11 @@ mod tests {
     }
 
     fn response(peers: &[ResponsePeer], compact: bool) -> Vec<u8> {
+        response_to(peers, compact, false)
+    }
+
+    /// The answer to a requester that came over IPv6 when `peers6_key`.
+    fn response_to(peers: &[ResponsePeer], compact: bool, peers6_key: bool) -> Vec<u8> {
         let mut out = Vec::new();
         encode_announce(
             &AnnounceResponse {
@@ -563,6 +578,7 @@ mod tests {
                 tracker_id: None,
                 compact,
                 no_peer_id: false,
+                peers6_key,
             },
             &mut out,
         );
@@ -606,5 +622,90 @@ mod tests {
         let out = response(&peers, false);
         let tail = b"5:peersld2:ip8:10.0.0.27:peer id20:rrrrrrrrrrrrrrrrrrrr4:porti3eeee";
         assert!(out.ends_with(tail), "{}", String::from_utf8_lossy(&out));
+    }
+
+    /// Two IPv4 peers, one of them IPv4-mapped: no IPv6 peer.
+    fn ipv4_peers() -> [ResponsePeer; 2] {
+        [
+            ResponsePeer {
+                ip: "10.0.0.1".parse().unwrap(),
+                port: 0x1ae1,
+                peer_id: [b'p'; 20],
+            },
+            ResponsePeer {
+                ip: "::ffff:10.0.0.2".parse().unwrap(),
+                port: 3,
+                peer_id: [b'r'; 20],
+            },
+        ]
+    }
+
+    const IPV4_PEERS_ANSWER: &[u8] =
+        b"d8:completei1e10:downloadedi3e11:external ip4:\x0a\x00\x00\x09\
+        10:incompletei2e8:intervali1800e12:min intervali60e\
+        5:peers12:\x0a\x00\x00\x01\x1a\xe1\x0a\x00\x00\x02\x00\x03e";
+
+    #[test]
+    fn an_ipv4_requester_gets_no_peers6_without_ipv6_peers() {
+        assert_eq!(response(&ipv4_peers(), true), IPV4_PEERS_ANSWER);
+        assert_eq!(
+            response(&[], true)
+                .windows(6)
+                .filter(|w| w == b"peers6")
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn an_ipv6_requester_gets_an_empty_peers6_beside_ipv4_peers() {
+        // The same answer with `6:peers60:` between `peers` and the end (BEP 7; sorted keys).
+        let mut expected = IPV4_PEERS_ANSWER[..IPV4_PEERS_ANSWER.len() - 1].to_vec();
+        expected.extend_from_slice(b"6:peers60:e");
+        assert_eq!(response_to(&ipv4_peers(), true, true), expected);
+        // No peer at all: both keys, both empty.
+        assert!(response_to(&[], true, true).ends_with(b"5:peers0:6:peers60:e"));
+    }
+
+    #[test]
+    fn an_empty_peers6_keeps_the_key_order() {
+        let mut out = Vec::new();
+        encode_announce(
+            &AnnounceResponse {
+                interval: 1,
+                min_interval: 1,
+                complete: 0,
+                incomplete: 0,
+                downloaded: 0,
+                peers: &ipv4_peers()[..1],
+                external_ip: None,
+                warning: Some("w"),
+                tracker_id: Some(b"lan-1"),
+                compact: true,
+                no_peer_id: false,
+                peers6_key: true,
+            },
+            &mut out,
+        );
+        let tail: &[u8] =
+            b"5:peers6:\x0a\x00\x00\x01\x1a\xe16:peers60:10:tracker id5:lan-115:warning message1:we";
+        assert!(out.ends_with(tail), "{}", String::from_utf8_lossy(&out));
+    }
+
+    #[test]
+    fn peers6_key_changes_nothing_else() {
+        let mixed = [
+            ipv4_peers()[0],
+            ResponsePeer {
+                ip: "fe80::1".parse().unwrap(),
+                port: 2,
+                peer_id: [b'q'; 20],
+            },
+        ];
+        // With an IPv6 peer `peers6` is there anyway, once; the dictionary form has no `peers6`.
+        assert_eq!(response_to(&mixed, true, true), response(&mixed, true));
+        for peers in [&mixed[..], &ipv4_peers()[..], &[]] {
+            assert_eq!(response_to(peers, false, true), response(peers, false));
+        }
     }
 }

@@ -1,6 +1,11 @@
 //! The BEP 7 check of `retracker query`: a tracker reached over IPv6 that answers with compact
 //! IPv4 `peers` and no `peers6` key at all does not hand out IPv6 peers, so IPv6-only clients
 //! of that tracker find nobody. Pure: the caller prints the warning.
+//!
+//! retracker's own compact answers pass: a requester that came over IPv6 always gets `peers6`,
+//! empty when the swarm has no IPv6 peer ([`AnnounceResponse::peers6_key`]).
+//!
+//! [`AnnounceResponse::peers6_key`]: crate::protocol::announce::AnnounceResponse::peers6_key
 
 use crate::protocol::answer::AnnounceAnswer;
 use std::net::SocketAddr;

@@ -92,7 +92,8 @@ fn reference_announce(r: &AnnounceResponse<'_>) -> Vec<u8> {
                 Err(a) => v6.extend(a.octets().into_iter().chain(p.port.to_be_bytes())),
             }
         }
-        let v6 = (!v6.is_empty()).then(|| ByteBuf::from(v6));
+        // Empty `peers6` too for a requester that came over IPv6 (BEP 7).
+        let v6 = (!v6.is_empty() || r.peers6_key).then(|| ByteBuf::from(v6));
         (RefPeers::Compact(ByteBuf::from(v4)), v6)
     } else {
         let list = r
@@ -185,6 +186,7 @@ proptest! {
         tracker_id in proptest::option::of(vec(any::<u8>(), 0..24)),
         compact in any::<bool>(),
         no_peer_id in any::<bool>(),
+        peers6_key in any::<bool>(),
         prefix in vec(any::<u8>(), 0..8),
     ) {
         let (interval, min_interval, complete, incomplete, downloaded) = counts;
@@ -200,6 +202,7 @@ proptest! {
             tracker_id: tracker_id.as_deref(),
             compact,
             no_peer_id,
+            peers6_key,
         };
         let mut out = prefix.clone();
         encode_announce(&resp, &mut out);

@@ -49,13 +49,13 @@ proptest! {
         external_ip in proptest::option::of(any_ip()),
         warning in proptest::option::of("[ -~]{0,40}"),
         tracker_id in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..12)),
-        compact: bool, no_peer_id: bool,
+        compact: bool, no_peer_id: bool, peers6_key: bool,
     ) {
         let mut out = Vec::new();
         encode_announce(&AnnounceResponse {
             interval, min_interval, complete, incomplete, downloaded,
             peers: &peers, external_ip, warning: warning.as_deref(),
-            tracker_id: tracker_id.as_deref(), compact, no_peer_id,
+            tracker_id: tracker_id.as_deref(), compact, no_peer_id, peers6_key,
         }, &mut out);
         let Answer::Success(a) = decode_announce(&out).unwrap() else { panic!("a failure") };
         let v4_count = peers.iter().filter(|p| p.ip.to_canonical().is_ipv4()).count();
@@ -66,9 +66,10 @@ proptest! {
             incomplete: Some(incomplete.into()),
             downloaded: Some(downloaded as i64),
             peers: expected_peers(&peers, compact, no_peer_id),
-            // The encoder always writes a compact `peers`, and `peers6` only for IPv6 peers.
+            // The encoder always writes a compact `peers`, and `peers6` for IPv6 peers or, even
+            // empty, when asked to (an IPv6 requester).
             compact_peers: if compact { v4_count } else { 0 },
-            peers6_key: compact && v4_count < peers.len(),
+            peers6_key: compact && (peers6_key || v4_count < peers.len()),
             external_ip: external_ip.map(|ip| ip.to_canonical()),
             warning,
             tracker_id,
