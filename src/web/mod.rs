@@ -1,4 +1,4 @@
-//! The operator web UI: login, dashboard, history, peers browser, blocklist, exports, metrics.
+//! The operator web UI: login, dashboard, history, peers browser, blocklist, reports, exports, metrics.
 //!
 //! Served by the same server as the tracker (or on `[WEB]` / `[METRICS]` listeners of its own).
 //! The accept loop answers tracker paths first (`crate::http::serve`) and hands every other
@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod overview;
 pub mod peers;
 pub mod reply;
+pub mod reports;
 pub mod torrents;
 
 use crate::blocklist::Blocklist;
@@ -162,6 +163,7 @@ pub const UI_PATHS: &[&str] = &[
     "/all_peers",
     "/blocklist",
     "/blocklist/remove",
+    "/reports",
     "/login",
     "/logout",
 ];
@@ -419,6 +421,10 @@ async fn dispatch(
         "/blocklist/remove" if post => {
             let who = web.guard(req, Access::Page).await?;
             blocklist::remove(web, req, &who).await
+        }
+        "/reports" if get => {
+            let who = web.guard(req, Access::Page).await?;
+            reports::page(web, req, &who).await
         }
         path if UI_PREFIXES.iter().any(|p| path.starts_with(p)) => {
             web.guard(req, Access::Api).await?;
