@@ -1,6 +1,7 @@
 //! `/api/stats` (the dashboard's [`Overview`](super::overview::Overview) as JSON) and the
-//! downloads under `/export/`: peers and torrents as CSV or JSON. All need a login (session
-//! cookie or HTTP basic auth). The peers exports take the `/all_peers` filters (`hash=`, `net=`).
+//! downloads under `/export/`: peers and torrents as CSV or JSON, and the recorded tracker
+//! checks ([`super::reports::export`]). All need a login (session cookie or HTTP basic auth).
+//! The peers exports take the `/all_peers` filters (`hash=`, `net=`).
 //!
 //! CSV follows RFC 4180: a header row, CRLF line ends, fields holding `,` `"` CR or LF quoted,
 //! quotes doubled. Because torrent names come from torrent files, a field that a spreadsheet
@@ -66,6 +67,8 @@ pub async fn handle(web: &Arc<Web>, req: &Req) -> Result<Response<Vec<u8>>, WebE
             | "/export/peers.json"
             | "/export/torrents.csv"
             | "/export/torrents.json"
+            | "/export/checks.csv"
+            | "/export/checks.json"
     );
     if known && !(req.method == Method::GET || req.method == Method::HEAD) {
         return Err(WebError::MethodNotAllowed);
@@ -80,6 +83,8 @@ pub async fn handle(web: &Arc<Web>, req: &Req) -> Result<Response<Vec<u8>>, WebE
         "/export/peers.json" => peers_export(web, req, true).await,
         "/export/torrents.csv" => torrents_export(web, false).await,
         "/export/torrents.json" => torrents_export(web, true).await,
+        "/export/checks.csv" => super::reports::export(web, req, false).await,
+        "/export/checks.json" => super::reports::export(web, req, true).await,
         // POST is routed before the login (web/torrents.rs); other methods end here.
         "/api/torrents" => Err(WebError::MethodNotAllowed),
         _ => Err(WebError::NotFound),

@@ -1,5 +1,5 @@
 //! The operator web UI: login, dashboard, history, peers browser, blocklist, tracker checks,
-//! exports, metrics.
+//! reports, exports, metrics.
 //!
 //! Served by the same server as the tracker (or on `[WEB]` / `[METRICS]` listeners of its own).
 //! The accept loop answers tracker paths first (`crate::http::serve`) and hands every other
@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod overview;
 pub mod peers;
 pub mod reply;
+pub mod reports;
 pub mod torrents;
 
 use crate::blocklist::Blocklist;
@@ -169,6 +170,7 @@ pub const UI_PATHS: &[&str] = &[
     "/checks",
     "/checks/watch",
     "/checks/watch/remove",
+    "/reports",
     "/login",
     "/logout",
 ];
@@ -469,6 +471,10 @@ async fn dispatch(
         "/checks/watch/remove" if post => {
             let who = web.guard(req, Access::Page).await?;
             checks::remove_watch(web, req, &who).await
+        }
+        "/reports" if get => {
+            let who = web.guard(req, Access::Page).await?;
+            reports::page(web, req, &who).await
         }
         path if UI_PREFIXES.iter().any(|p| path.starts_with(p)) => {
             web.guard(req, Access::Api).await?;
