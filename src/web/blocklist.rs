@@ -156,8 +156,13 @@ pub async fn show(web: &Arc<Web>, who: &Who) -> Result<Response<Vec<u8>>, WebErr
 }
 
 /// The form's fields after the CSRF check (a form needs a browser session: with HTTP basic
-/// auth a browser would send the credentials on a forged form too).
-fn checked_form(web: &Web, req: &Req, who: &Who) -> Result<HashMap<String, String>, WebError> {
+/// auth a browser would send the credentials on a forged form too). The checks page's small
+/// forms use it too.
+pub(super) fn checked_form(
+    web: &Web,
+    req: &Req,
+    who: &Who,
+) -> Result<HashMap<String, String>, WebError> {
     let auth = web.auth()?;
     let fields = reply::form(&req.body);
     let token = fields.get("csrf").map_or("", String::as_str);

@@ -395,28 +395,13 @@ fn requests(form: &Form, data: &FormData) -> Result<(Vec<CheckRequest>, String),
     Ok((requests, note))
 }
 
-/// The form's fields after the login and CSRF checks (basic auth cannot post forms).
-fn checked_form(
-    web: &Web,
-    req: &Req,
-    who: &Who,
-) -> Result<std::collections::HashMap<String, String>, WebError> {
-    let auth = web.auth()?;
-    let fields = reply::form(&req.body);
-    let token = fields.get("csrf").map_or("", String::as_str);
-    match &who.session {
-        Some(session) if auth.csrf_ok(session, token) => Ok(fields),
-        _ => Err(WebError::Csrf),
-    }
-}
-
 /// `POST /checks/watch`: adds a page watch (tracker URL, info hash, seconds), then 303 back.
 pub async fn add_watch(
     web: &Arc<Web>,
     req: &Req,
     who: &Who,
 ) -> Result<Response<Vec<u8>>, WebError> {
-    let fields = checked_form(web, req, who)?;
+    let fields = super::blocklist::checked_form(web, req, who)?;
     let field = |n: &str| fields.get(n).map_or("", |v| v.trim());
     let refuse = |message: String| {
         let form = Form {
@@ -475,7 +460,7 @@ pub async fn remove_watch(
     req: &Req,
     who: &Who,
 ) -> Result<Response<Vec<u8>>, WebError> {
-    let fields = checked_form(web, req, who)?;
+    let fields = super::blocklist::checked_form(web, req, who)?;
     let id = fields
         .get("id")
         .and_then(|v| v.parse::<i64>().ok())
