@@ -112,6 +112,31 @@ pub struct Req {
     pub https: bool,
 }
 
+impl Req {
+    /// The request as the accept loop handed it over, with an empty body (a form's body is
+    /// set by the caller; uploads read theirs from the stream).
+    fn new(
+        web: &Web,
+        method: Method,
+        path: &FullPath,
+        query: String,
+        conn: Option<ConnAddr>,
+        tls: Option<Tls>,
+        headers: HeaderMap,
+    ) -> Req {
+        let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+        Req {
+            method,
+            path: path.as_str().to_owned(),
+            query,
+            client: web.client_address(socket.ip(), &headers),
+            headers,
+            body: Bytes::new(),
+            https: tls.is_some(),
+        }
+    }
+}
+
 /// Who is signed in.
 #[derive(Clone, Debug)]
 pub struct Who {
@@ -175,6 +200,10 @@ pub const UI_PATHS: &[&str] = &[
     "/logout",
 ];
 
+/// The `POST` paths whose handlers read the body themselves, after the login (uploads larger
+/// than [`MAX_FORM_BYTES`]).
+const STREAMED_PATHS: &[&str] = &["/api/torrents", "/checks"];
+
 /// The path prefixes of the UI's API and exports.
 pub const UI_PREFIXES: &[&str] = &["/api/", "/export/"];
 
@@ -221,10 +250,21 @@ pub fn routes(
         .and(common)
         .and(warp::body::content_length_limit(MAX_FORM_BYTES))
         .and(warp::body::bytes());
-    // POST /api/torrents reads its (large) body itself, after the login: see torrents.rs.
-    let upload_web = Arc::clone(&web);
-    let upload = warp::post()
-        .and(warp::path!("api" / "torrents"))
+    // POST /api/torrents and POST /checks read their (large) bodies themselves, after the
+    // login: see torrents.rs and checks.rs.
+    let streamed_web = Arc::clone(&web);
+    let streamed = warp::post()
+        .and(
+            warp::path::full()
+                .and_then(|p: FullPath| async move {
+                    if STREAMED_PATHS.contains(&p.as_str()) {
+                        Ok(())
+                    } else {
+                        Err(warp::reject::not_found())
+                    }
+                })
+                .untuple_one(),
+        )
         .and(common)
         .and(warp::body::stream())
         .then(
@@ -234,48 +274,14 @@ pub fn routes(
                   tls: Option<Tls>,
                   headers: HeaderMap,
                   body| {
-                let web = Arc::clone(&upload_web);
+                let web = Arc::clone(&streamed_web);
                 async move {
-                    let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-                    let req = Req {
-                        method: Method::POST,
-                        path: path.as_str().to_owned(),
-                        query,
-                        client: web.client_address(socket.ip(), &headers),
-                        headers,
-                        body: Bytes::new(),
-                        https: tls.is_some(),
-                    };
-                    reply::finish(torrents::add(&web, req, body).await)
-                }
-            },
-        );
-    // POST /checks may carry a .torrent file: read after the login too, see checks.rs.
-    let check_web = Arc::clone(&web);
-    let check = warp::post()
-        .and(warp::path!("checks"))
-        .and(common)
-        .and(warp::body::stream())
-        .then(
-            move |path: FullPath,
-                  query,
-                  conn: Option<ConnAddr>,
-                  tls: Option<Tls>,
-                  headers: HeaderMap,
-                  body| {
-                let web = Arc::clone(&check_web);
-                async move {
-                    let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-                    let req = Req {
-                        method: Method::POST,
-                        path: path.as_str().to_owned(),
-                        query,
-                        client: web.client_address(socket.ip(), &headers),
-                        headers,
-                        body: Bytes::new(),
-                        https: tls.is_some(),
-                    };
-                    reply::finish(checks::submit(&web, req, body).await)
+                    let req = Req::new(&web, Method::POST, &path, query, conn, tls, headers);
+                    reply::finish(if req.path == "/checks" {
+                        checks::submit(&web, req, body).await
+                    } else {
+                        torrents::add(&web, req, body).await
+                    })
                 }
             },
         );
@@ -289,16 +295,9 @@ pub fn routes(
               body| {
             let web = Arc::clone(&web);
             async move {
-                let socket = conn.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
-                let client = web.client_address(socket.ip(), &headers);
                 let req = Req {
-                    method,
-                    path: path.as_str().to_owned(),
-                    query,
-                    headers,
-                    client,
                     body,
-                    https: tls.is_some(),
+                    ..Req::new(&web, method, &path, query, conn, tls, headers)
                 };
                 let result = dispatch(&web, &req, ui, metrics).await;
                 reply::finish(result.unwrap_or_else(|e| e.into_response(&req)))
@@ -306,9 +305,7 @@ pub fn routes(
         },
     );
     claim.and(
-        upload
-            .or(check)
-            .unify()
+        streamed
             .or(requests)
             .unify()
             .recover(reject_to_response)
