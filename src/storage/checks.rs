@@ -160,6 +160,37 @@ fn check_row(r: &Row) -> rusqlite::Result<RecordedCheck> {
     })
 }
 
+/// The checks `tail` (`WHERE ... ORDER BY ... LIMIT ...`) picks, with their peers, each with its
+/// time in RFC 3339 UTC (the `time` of `retracker report`).
+fn select(
+    conn: &rusqlite::Connection,
+    tail: &str,
+    values: &[String],
+) -> rusqlite::Result<Vec<(RecordedCheck, String)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS}, strftime('%Y-%m-%dT%H:%M:%SZ', at, 'unixepoch') FROM checks {tail}"
+    ))?;
+    let mut rows = stmt
+        .query_map(rusqlite::params_from_iter(values), |r| {
+            Ok((check_row(r)?, r.get(16)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut peers = conn.prepare_cached(
+        "SELECT address, client FROM check_peers WHERE check_id = ?1 ORDER BY rowid",
+    )?;
+    for (check, _) in &mut rows {
+        check.peers = peers
+            .query_map([check.id], |r| {
+                Ok(CheckPeer {
+                    address: r.get(0)?,
+                    client: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(rows)
+}
+
 /// The `WHERE` of a filter and its parameters.
 fn condition(url: Option<&str>, hash: Option<&str>) -> (String, Vec<String>) {
     let mut clauses = Vec::new();
@@ -237,28 +268,18 @@ impl Storage {
                 rusqlite::params_from_iter(&values),
                 |r| r.get(0),
             )?;
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {COLUMNS} FROM checks {cond} ORDER BY at DESC, id DESC \
-                 LIMIT {} OFFSET {}",
-                clamp(filter.limit),
-                clamp(filter.offset)
-            ))?;
-            let mut rows = stmt
-                .query_map(rusqlite::params_from_iter(&values), check_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut peers = conn.prepare_cached(
-                "SELECT address, client FROM check_peers WHERE check_id = ?1 ORDER BY rowid",
-            )?;
-            for row in &mut rows {
-                row.peers = peers
-                    .query_map([row.id], |r| {
-                        Ok(CheckPeer {
-                            address: r.get(0)?,
-                            client: r.get(1)?,
-                        })
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-            }
+            let rows = select(
+                &conn,
+                &format!(
+                    "{cond} ORDER BY at DESC, id DESC LIMIT {} OFFSET {}",
+                    clamp(filter.limit),
+                    clamp(filter.offset)
+                ),
+                &values,
+            )?
+            .into_iter()
+            .map(|(check, _)| check)
+            .collect();
             Ok(CheckPage {
                 total: u64::try_from(total).unwrap_or(0),
                 rows,
@@ -305,44 +326,25 @@ impl Storage {
         let conn = self.conn()?;
         let (cond, values) = condition(url, info_hash);
         let run = || -> rusqlite::Result<Vec<Poll>> {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT id, strftime('%Y-%m-%dT%H:%M:%SZ', at, 'unixepoch'), url, request, \
-                 info_hash, status, error, seeders, leechers, downloaded, interval, time_ms, \
-                 attempts FROM checks {cond} ORDER BY at, id"
-            ))?;
-            let mut peers = conn.prepare_cached(
-                "SELECT address FROM check_peers WHERE check_id = ?1 ORDER BY rowid",
-            )?;
-            let rows = stmt
-                .query_map(rusqlite::params_from_iter(&values), |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        Poll {
-                            time: r.get(1)?,
-                            url: r.get(2)?,
-                            request: r.get(3)?,
-                            info_hash: r.get(4)?,
-                            status: r.get(5)?,
-                            error: r.get(6)?,
-                            seeders: r.get(7)?,
-                            leechers: r.get(8)?,
-                            downloaded: r.get(9)?,
-                            interval: r.get(10)?,
-                            time_ms: r.get(11)?,
-                            attempts: r.get(12)?,
-                            peers: Vec::new(),
-                        },
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut out = Vec::with_capacity(rows.len());
-            for (id, mut poll) in rows {
-                poll.peers = peers
-                    .query_map([id], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                out.push(poll);
-            }
-            Ok(out)
+            let rows = select(&conn, &format!("{cond} ORDER BY at, id"), &values)?;
+            Ok(rows
+                .into_iter()
+                .map(|(c, time)| Poll {
+                    time,
+                    url: c.url,
+                    request: c.request,
+                    info_hash: c.info_hash,
+                    status: c.status,
+                    error: c.error,
+                    seeders: c.seeders,
+                    leechers: c.leechers,
+                    downloaded: c.downloaded,
+                    interval: c.interval,
+                    time_ms: c.time_ms,
+                    attempts: c.attempts,
+                    peers: c.peers.into_iter().map(|p| p.address).collect(),
+                })
+                .collect())
         };
         run().map_err(|e| self.sqlite(e))
     }
