@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cdp;
+pub mod html;
 pub mod process;
 pub mod testca;
 pub mod web;
